@@ -1,0 +1,35 @@
+# Thin wrapper over CMake. `make test` and `make bench` work on a fresh Debian machine:
+# they install missing packages, configure, build and run.
+BUILD ?= build
+SHARED ?= ../shared
+JOBS ?= $(shell nproc)
+PY ?= /usr/bin/python3
+
+.PHONY: all deps configure build test bench reference format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DLLMTUNE_SHARED_DIR=$(abspath $(SHARED)) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	$(BUILD)/bench/train_step --peer bench/train_step_peer.py
+
+# Regenerates the PyTorch reference files the model tests compare against.
+reference: build
+	$(PY) tests/reference/make_reference.py --out $(BUILD)/reference
+
+format:
+	@git ls-files '*.h' '*.cpp' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD)

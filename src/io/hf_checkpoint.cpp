@@ -1,0 +1,158 @@
+#include "io/hf_checkpoint.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "core/error.h"
+#include "io/files.h"
+
+namespace llmtune::io {
+
+namespace {
+
+constexpr const char* kSingle = "model.safetensors";
+constexpr const char* kIndex = "model.safetensors.index.json";
+
+// Tensors some checkpoints carry that the model does not use and that change nothing.
+bool ignorable(const std::string& name, bool tied) {
+  return name.ends_with("rotary_emb.inv_freq") || (tied && name == "lm_head.weight");
+}
+
+std::string shard_name(size_t i, size_t n) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", i, n);
+  return buf;
+}
+
+}  // namespace
+
+WeightSet WeightSet::open(const std::string& dir) {
+  WeightSet w;
+  w.dir_ = dir;
+  const std::string index = path_join(dir, kIndex);
+  if (file_exists(index)) {
+    const nlohmann::json j = read_json(index);
+    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
+      throw Error(str(index, ": missing the \"weight_map\" object"));
+    }
+    for (auto& [name, file] : j["weight_map"].items()) {
+      if (!file.is_string()) throw Error(str(index, ": weight_map[\"", name, "\"] is not a file name"));
+      const std::string f = file.get<std::string>();
+      if (f.find('/') != std::string::npos) {
+        throw Error(str(index, ": shard \"", f, "\" must be a file name inside the directory"));
+      }
+      if (!w.files_.count(f)) {
+        const std::string p = path_join(dir, f);
+        if (!file_exists(p)) throw Error(str(index, " lists shard ", f, " but ", p, " does not exist"));
+        w.files_[f] = SafetensorsFile::open(p);
+      }
+      if (w.files_[f]->find(name) == nullptr) {
+        throw Error(str(index, " maps \"", name, "\" to ", f, ", which does not contain it"));
+      }
+      w.where_[name] = f;
+    }
+    return w;
+  }
+  const std::string single = path_join(dir, kSingle);
+  if (!file_exists(single)) {
+    throw Error(str(dir, ": no ", kSingle, " or ", kIndex,
+                    " (llmtune reads safetensors weights; convert .bin checkpoints first)"));
+  }
+  w.files_[kSingle] = SafetensorsFile::open(single);
+  for (const SafetensorsEntry& e : w.files_[kSingle]->entries()) w.where_[e.name] = kSingle;
+  return w;
+}
+
+std::vector<std::string> WeightSet::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, file] : where_) out.push_back(name);
+  return out;
+}
+
+Tensor WeightSet::get(const std::string& name) const {
+  auto it = where_.find(name);
+  if (it == where_.end()) throw Error(str(dir_, ": no tensor named \"", name, "\""));
+  return files_.at(it->second)->tensor(name);
+}
+
+const std::string& WeightSet::file_of(const std::string& name) const { return where_.at(name); }
+
+void model_load_weights(model::LlamaModel& model, const std::string& dir) {
+  const WeightSet weights = WeightSet::open(dir);
+  const bool tied = model.config().tie_word_embeddings;
+  std::map<std::string, bool> used;
+  for (model::ParamRef& p : model.parameters()) {
+    if (p.name.find("lora_") != std::string::npos) continue;
+    if (!weights.contains(p.name)) {
+      throw Error(str(dir, ": tensor \"", p.name, "\" ", shape_str(p.value->shape()),
+                      " is missing; the weights do not belong to this config.json"));
+    }
+    const Tensor src = weights.get(p.name);
+    const std::string file = path_join(dir, weights.file_of(p.name));
+    if (src.shape() != p.value->shape()) {
+      throw Error(str(file, ": tensor \"", p.name, "\" has shape ", shape_str(src.shape()),
+                      " but config.json implies ", shape_str(p.value->shape())));
+    }
+    if (src.dtype() == DType::I32) {
+      throw Error(str(file, ": tensor \"", p.name, "\" is I32; weights must be F32, BF16 or F16"));
+    }
+    p.value->copy_(src);  // converts to the model's dtype
+    used[p.name] = true;
+  }
+  for (const std::string& name : weights.names()) {
+    if (used.count(name) || ignorable(name, tied)) continue;
+    throw Error(str(path_join(dir, weights.file_of(name)), ": unexpected tensor \"", name,
+                    "\"; it is not part of a ", model.config().architecture,
+                    " with this config.json"));
+  }
+}
+
+std::unique_ptr<model::LlamaModel> model_load(const std::string& dir,
+                                              const model::ModelOptions& options) {
+  auto config = model::ModelConfig::load(path_join(dir, "config.json"));
+  auto m = std::make_unique<model::LlamaModel>(config, options);
+  model_load_weights(*m, dir);
+  return m;
+}
+
+void model_save(model::LlamaModel& model, const std::string& dir, const SaveOptions& options) {
+  if (options.dtype == DType::I32) throw Error("model weights are saved as F32, BF16 or F16");
+  std::filesystem::create_directories(dir);
+  // Tensors in state-dict order, converted to the file dtype, grouped into shards.
+  std::vector<NamedTensors> shards(1);
+  uint64_t shard_bytes = 0, total = 0;
+  for (model::ParamRef& p : model.parameters()) {
+    if (p.name.find("lora_") != std::string::npos) continue;
+    Tensor t = p.value->dtype() == options.dtype ? *p.value : p.value->to(options.dtype);
+    const uint64_t bytes = t.nbytes();
+    if (!shards.back().empty() && shard_bytes + bytes > options.max_shard_bytes) {
+      shards.emplace_back();
+      shard_bytes = 0;
+    }
+    shards.back().emplace_back(p.name, t);
+    shard_bytes += bytes;
+    total += bytes;
+  }
+  nlohmann::json config = model.config().to_json();
+  config["torch_dtype"] = options.dtype == DType::F32    ? "float32"
+                          : options.dtype == DType::BF16 ? "bfloat16"
+                                                         : "float16";
+  write_file_atomic(path_join(dir, "config.json"), json_dumps_sorted(config) + "\n");
+  if (shards.size() == 1) {
+    safetensors_write(path_join(dir, kSingle), shards[0]);
+    std::filesystem::remove(path_join(dir, kIndex));
+    return;
+  }
+  nlohmann::json index;
+  index["metadata"]["total_size"] = total;
+  index["weight_map"] = nlohmann::json::object();
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const std::string name = shard_name(i + 1, shards.size());
+    safetensors_write(path_join(dir, name), shards[i]);
+    for (const auto& [tensor, value] : shards[i]) index["weight_map"][tensor] = name;
+  }
+  write_file_atomic(path_join(dir, kIndex), json_dumps_sorted(index) + "\n");
+  std::filesystem::remove(path_join(dir, kSingle));
+}
+
+}  // namespace llmtune::io
