@@ -90,9 +90,10 @@ class Backend {
   virtual void convert(Tensor& dst, const Tensor& src) = 0;
 
   // One AdamW step (PyTorch semantics, decoupled weight decay, bias correction) on an fp32
-  // parameter with fp32 grad and moments. step counts from 1.
-  virtual void adamw(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, float lr,
-                     float beta1, float beta2, float eps, float weight_decay, int64_t step) = 0;
+  // parameter with fp32 grad and moments. step counts from 1. Hyperparameters are doubles, as
+  // in Python, so that 1 - beta2 is formed exactly as torch forms it before use in fp32.
+  virtual void adamw(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, double lr,
+                     double beta1, double beta2, double eps, double weight_decay, int64_t step) = 0;
 };
 
 // The backend that runs kernels on tensors of this device.
@@ -128,9 +129,8 @@ inline void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const T
   backend_for(out.device()).attention_forward(out, lse, q, k, v, mask, scale);
 }
 inline void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout,
-                               const Tensor& q, const Tensor& k, const Tensor& v,
-                               const Tensor& out, const Tensor& lse, const AttentionMask& mask,
-                               float scale) {
+                               const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                               const Tensor& lse, const AttentionMask& mask, float scale) {
   backend_for(dq.device()).attention_backward(dq, dk, dv, dout, q, k, v, out, lse, mask, scale);
 }
 inline void swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& up) {
@@ -140,8 +140,7 @@ inline void swiglu_backward(Tensor& dgate, Tensor& dup, const Tensor& dout, cons
                             const Tensor& up) {
   backend_for(dgate.device()).swiglu_backward(dgate, dup, dout, gate, up);
 }
-inline void cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets,
-                          float grad_scale) {
+inline void cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets, float grad_scale) {
   backend_for(losses.device()).cross_entropy(losses, logits, targets, grad_scale);
 }
 inline void gather_rows(Tensor& out, const Tensor& x, const Tensor& rows) {
@@ -156,16 +155,20 @@ inline void dropout(Tensor& out, const Tensor& x, float p, uint64_t seed, uint64
 inline void add(Tensor& y, const Tensor& x, float alpha = 1.0f) {
   backend_for(y.device()).add(y, x, alpha);
 }
-inline void scale(Tensor& x, float alpha) { backend_for(x.device()).scale(x, alpha); }
+inline void scale(Tensor& x, float alpha) {
+  backend_for(x.device()).scale(x, alpha);
+}
 inline void sum(Tensor& out, const Tensor& x, float alpha = 1.0f) {
   backend_for(out.device()).sum(out, x, alpha);
 }
 inline void sum_squares(Tensor& out, const Tensor& x) {
   backend_for(out.device()).sum_squares(out, x);
 }
-inline void convert(Tensor& dst, const Tensor& src) { backend_for(dst.device()).convert(dst, src); }
-inline void adamw(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, float lr, float beta1,
-                  float beta2, float eps, float weight_decay, int64_t step) {
+inline void convert(Tensor& dst, const Tensor& src) {
+  backend_for(dst.device()).convert(dst, src);
+}
+inline void adamw(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, double lr, double beta1,
+                  double beta2, double eps, double weight_decay, int64_t step) {
   backend_for(param.device()).adamw(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step);
 }
 }  // namespace ops

@@ -12,7 +12,9 @@
 
 namespace llmtune {
 
-std::string Device::str() const { return is_cpu() ? "cpu" : llmtune::str("cuda:", index); }
+std::string Device::str() const {
+  return is_cpu() ? "cpu" : llmtune::str("cuda:", index);
+}
 
 namespace {
 
@@ -23,6 +25,8 @@ class CpuMemory final : public DeviceMemory {
  public:
   static constexpr size_t kAlign = 64;
   static constexpr size_t kCacheMin = 64 << 10;
+
+  ~CpuMemory() override { release_cached(); }
 
   void* allocate(size_t bytes) override {
     const size_t size = round_up(bytes == 0 ? 1 : bytes);
@@ -92,7 +96,9 @@ class CpuMemory final : public DeviceMemory {
   }
 
  private:
-  static size_t round_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+  static size_t round_up(size_t n) {
+    return (n + kAlign - 1) / kAlign * kAlign;
+  }
   void note_alloc(size_t size) {
     stats_.in_use += size;
     if (stats_.in_use > stats_.peak) stats_.peak = stats_.in_use;
@@ -102,7 +108,8 @@ class CpuMemory final : public DeviceMemory {
     const char* s = static_cast<const char*>(src);
     const size_t chunk = 1 << 20;
 #pragma omp parallel for schedule(static) if (n > 4 * chunk)
-    for (size_t off = 0; off < n; off += chunk) std::memcpy(d + off, s + off, std::min(chunk, n - off));
+    for (size_t off = 0; off < n; off += chunk)
+      std::memcpy(d + off, s + off, std::min(chunk, n - off));
   }
 
   mutable std::mutex mu_;

@@ -6,20 +6,29 @@ namespace llmtune {
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::F32: return "F32";
-    case DType::BF16: return "BF16";
-    case DType::F16: return "F16";
-    case DType::I32: return "I32";
+    case DType::F32:
+      return "F32";
+    case DType::BF16:
+      return "BF16";
+    case DType::F16:
+      return "F16";
+    case DType::I32:
+      return "I32";
   }
   return "?";
 }
 
 bool dtype_parse(std::string_view name, DType* out) {
-  if (name == "F32") *out = DType::F32;
-  else if (name == "BF16") *out = DType::BF16;
-  else if (name == "F16") *out = DType::F16;
-  else if (name == "I32") *out = DType::I32;
-  else return false;
+  if (name == "F32")
+    *out = DType::F32;
+  else if (name == "BF16")
+    *out = DType::BF16;
+  else if (name == "F16")
+    *out = DType::F16;
+  else if (name == "I32")
+    *out = DType::I32;
+  else
+    return false;
   return true;
 }
 
@@ -28,7 +37,8 @@ uint16_t f32_to_f16(float f) {
   std::memcpy(&x, &f, 4);
   const uint32_t sign = (x >> 16) & 0x8000u;
   const uint32_t abs = x & 0x7fffffffu;
-  if (abs >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
+  if (abs >= 0x7f800000u)
+    return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
   if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to >= 65520: inf
   if (abs < 0x38800000u) {  // below the smallest normal f16: a subnormal m * 2^-24, or zero
     if (abs < 0x33000000u) return static_cast<uint16_t>(sign);  // under half of 2^-24
@@ -37,7 +47,8 @@ uint16_t f32_to_f16(float f) {
     const uint32_t kept = mant >> shift;
     const uint32_t rem = mant & ((1u << shift) - 1);
     const uint32_t halfway = 1u << (shift - 1);
-    return static_cast<uint16_t>(sign | (kept + (rem > halfway || (rem == halfway && (kept & 1u)))));
+    return static_cast<uint16_t>(sign |
+                                 (kept + (rem > halfway || (rem == halfway && (kept & 1u)))));
   }
   uint32_t h = ((abs >> 13) - (112u << 10));  // rebias exponent 127 -> 15
   const uint32_t rem = abs & 0x1fffu;
@@ -77,9 +88,12 @@ void convert_floats(void* dst, DType dst_type, const void* src, DType src_type, 
   }
   auto load = [&](size_t i) -> float {
     switch (src_type) {
-      case DType::F32: return static_cast<const float*>(src)[i];
-      case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(src)[i]);
-      default: return f16_to_f32(static_cast<const uint16_t*>(src)[i]);
+      case DType::F32:
+        return static_cast<const float*>(src)[i];
+      case DType::BF16:
+        return bf16_to_f32(static_cast<const uint16_t*>(src)[i]);
+      default:
+        return f16_to_f32(static_cast<const uint16_t*>(src)[i]);
     }
   };
   switch (dst_type) {

@@ -10,7 +10,9 @@ namespace llmtune {
 
 enum class DType : uint8_t { F32, BF16, F16, I32 };
 
-inline size_t dtype_size(DType t) { return t == DType::F32 || t == DType::I32 ? 4 : 2; }
+inline size_t dtype_size(DType t) {
+  return t == DType::F32 || t == DType::I32 ? 4 : 2;
+}
 
 // Names as safetensors spells them: "F32", "BF16", "F16", "I32".
 const char* dtype_name(DType t);

@@ -27,8 +27,8 @@ std::string str(const Args&... args) {
 
 }  // namespace llmtune
 
-#define LLMTUNE_CHECK(cond, ...)                                                        \
-  do {                                                                                  \
-    if (!(cond)) [[unlikely]]                                                           \
+#define LLMTUNE_CHECK(cond, ...)                                                              \
+  do {                                                                                        \
+    if (!(cond)) [[unlikely]]                                                                 \
       ::llmtune::throw_check_failure(#cond, __FILE__, __LINE__, ::llmtune::str(__VA_ARGS__)); \
   } while (0)

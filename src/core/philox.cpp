@@ -10,8 +10,7 @@ void PhiloxStream::fill_uniform(float* dst, size_t n, float lo, float hi, uint64
   for (size_t i = 0; i < n; ++i) dst[i] = lo + scale * uniform(offset + i);
 }
 
-void PhiloxStream::fill_normal(float* dst, size_t n, float mean, float std,
-                               uint64_t offset) const {
+void PhiloxStream::fill_normal(float* dst, size_t n, float mean, float std, uint64_t offset) const {
   constexpr double kTwoPi = 6.283185307179586;
 #pragma omp parallel for schedule(static) if (n > (1 << 16))
   for (size_t i = 0; i < n; ++i) {

@@ -46,13 +46,16 @@ class PhiloxStream {
   PhiloxStream(uint64_t seed, uint64_t stream) : seed_(seed), stream_(stream) {}
 
   PhiloxCounter block(uint64_t block_index) const {
-    return philox4x32_10({static_cast<uint32_t>(block_index), static_cast<uint32_t>(block_index >> 32),
-                          static_cast<uint32_t>(stream_), static_cast<uint32_t>(stream_ >> 32)},
-                         {static_cast<uint32_t>(seed_), static_cast<uint32_t>(seed_ >> 32)});
+    return philox4x32_10(
+        {static_cast<uint32_t>(block_index), static_cast<uint32_t>(block_index >> 32),
+         static_cast<uint32_t>(stream_), static_cast<uint32_t>(stream_ >> 32)},
+        {static_cast<uint32_t>(seed_), static_cast<uint32_t>(seed_ >> 32)});
   }
   uint32_t bits(uint64_t i) const { return block(i >> 2)[i & 3]; }
   // Uniform in [0, 1) with 24 random bits.
-  static float to_unit(uint32_t bits) { return static_cast<float>(bits >> 8) * (1.0f / 16777216.0f); }
+  static float to_unit(uint32_t bits) {
+    return static_cast<float>(bits >> 8) * (1.0f / 16777216.0f);
+  }
   float uniform(uint64_t i) const { return to_unit(bits(i)); }
 
   // Fills dst[0..n) with elements [offset, offset + n) of the stream, mapped to

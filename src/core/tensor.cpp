@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -21,11 +22,17 @@ Shape contiguous_strides(const Shape& shape) {
 template <typename T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::F32; }
+constexpr DType dtype_of<float>() {
+  return DType::F32;
+}
 template <>
-constexpr DType dtype_of<int32_t>() { return DType::I32; }
+constexpr DType dtype_of<int32_t>() {
+  return DType::I32;
+}
 template <>
-constexpr DType dtype_of<uint16_t>() { return DType::BF16; }
+constexpr DType dtype_of<uint16_t>() {
+  return DType::BF16;
+}
 
 }  // namespace
 
@@ -81,8 +88,8 @@ Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype, Device device
 
 Tensor Tensor::from_f32(const std::vector<float>& values, const Shape& shape, DType dtype,
                         Device device) {
-  LLMTUNE_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "from_f32: ",
-                values.size(), " values for shape ", shape_str(shape));
+  LLMTUNE_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape),
+                "from_f32: ", values.size(), " values for shape ", shape_str(shape));
   Tensor t = empty(shape, dtype, device);
   if (dtype == DType::F32) {
     t.copy_from_host(values.data());
@@ -95,8 +102,8 @@ Tensor Tensor::from_f32(const std::vector<float>& values, const Shape& shape, DT
 }
 
 Tensor Tensor::from_i32(const std::vector<int32_t>& values, const Shape& shape, Device device) {
-  LLMTUNE_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "from_i32: ",
-                values.size(), " values for shape ", shape_str(shape));
+  LLMTUNE_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape),
+                "from_i32: ", values.size(), " values for shape ", shape_str(shape));
   Tensor t = empty(shape, DType::I32, device);
   t.copy_from_host(values.data());
   return t;
@@ -108,7 +115,9 @@ int64_t Tensor::size(int d) const {
   return shape_[d];
 }
 
-bool Tensor::is_contiguous() const { return strides_ == contiguous_strides(shape_); }
+bool Tensor::is_contiguous() const {
+  return strides_ == contiguous_strides(shape_);
+}
 
 Tensor Tensor::view(const Shape& shape) const {
   LLMTUNE_CHECK(is_contiguous(), "view of a non-contiguous tensor ", str());
@@ -192,8 +201,37 @@ Tensor Tensor::to(DType dtype) const {
 
 void Tensor::copy_(const Tensor& src) {
   LLMTUNE_CHECK(shape_ == src.shape_, "copy_ from ", src.str(), " into ", str());
-  LLMTUNE_CHECK(is_contiguous() && src.is_contiguous(), "copy_ needs contiguous tensors");
+  LLMTUNE_CHECK(is_contiguous(), "copy_ into non-contiguous ", str());
   LLMTUNE_CHECK(device() == src.device(), "copy_ across devices");
+  if (!src.is_contiguous()) {  // a strided view (a column slice): gather it row by row
+    LLMTUNE_CHECK(device().is_cpu(), "strided copy on ", device().str());
+    const int d = src.dim();
+    const int64_t inner = src.shape_[d - 1], rows = numel() / std::max<int64_t>(inner, 1);
+    const size_t in = dtype_size(src.dtype_), out = dtype_size(dtype_);
+    std::vector<int64_t> index(static_cast<size_t>(d), 0);
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t offset = 0;
+      for (int k = 0; k < d - 1; ++k) offset += index[k] * src.strides_[k];
+      const char* from = static_cast<const char*>(src.raw()) + offset * in;
+      char* to = static_cast<char*>(raw()) + r * inner * out;
+      if (src.strides_[d - 1] == 1) {
+        if (dtype_ == src.dtype_)
+          std::memcpy(to, from, inner * in);
+        else
+          convert_floats(to, dtype_, from, src.dtype_, static_cast<size_t>(inner));
+      } else {
+        for (int64_t j = 0; j < inner; ++j) {
+          const char* e = from + j * src.strides_[d - 1] * in;
+          if (dtype_ == src.dtype_)
+            std::memcpy(to + j * out, e, in);
+          else
+            convert_floats(to + j * out, dtype_, e, src.dtype_, 1);
+        }
+      }
+      for (int k = d - 2; k >= 0 && ++index[k] == src.shape_[k]; --k) index[k] = 0;
+    }
+    return;
+  }
   if (dtype_ == src.dtype_) {
     device_memory(device()).copy_on_device(raw(), src.raw(), nbytes());
     return;

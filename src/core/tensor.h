@@ -84,14 +84,16 @@ class Tensor {
   // Synchronous host transfers of a contiguous tensor.
   void copy_from_host(const void* src);
   void copy_to_host(void* dst) const;
-  std::vector<float> to_f32() const;   // any float dtype, converted
+  std::vector<float> to_f32() const;  // any float dtype, converted
   std::vector<int32_t> to_i32() const;
-  float item() const;                  // single-element float tensor
+  float item() const;  // single-element float tensor
 
-  // A contiguous copy on the same device, converted to `dtype` if it differs.
+  // A contiguous copy on the same device, converted to `dtype` if it differs (a strided view
+  // is gathered).
   Tensor to(DType dtype) const;
   Tensor clone() const { return to(dtype_); }
-  // Copies src's elements into this tensor (same shape; float dtypes convert).
+  // Copies src's elements into this contiguous tensor (same shape; float dtypes convert; a
+  // strided src is gathered, on the CPU).
   void copy_(const Tensor& src);
   void zero_();
 

@@ -84,7 +84,9 @@ std::string json_dumps_sorted(const nlohmann::json& value) {
   return value.dump(2, ' ', /*ensure_ascii=*/true);
 }
 
-bool file_exists(const std::string& path) { return std::filesystem::exists(path); }
+bool file_exists(const std::string& path) {
+  return std::filesystem::exists(path);
+}
 
 std::string path_join(const std::string& dir, const std::string& name) {
   return (std::filesystem::path(dir) / name).string();

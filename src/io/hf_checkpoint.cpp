@@ -1,5 +1,6 @@
 #include "io/hf_checkpoint.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -36,14 +37,16 @@ WeightSet WeightSet::open(const std::string& dir) {
       throw Error(str(index, ": missing the \"weight_map\" object"));
     }
     for (auto& [name, file] : j["weight_map"].items()) {
-      if (!file.is_string()) throw Error(str(index, ": weight_map[\"", name, "\"] is not a file name"));
+      if (!file.is_string())
+        throw Error(str(index, ": weight_map[\"", name, "\"] is not a file name"));
       const std::string f = file.get<std::string>();
       if (f.find('/') != std::string::npos) {
         throw Error(str(index, ": shard \"", f, "\" must be a file name inside the directory"));
       }
       if (!w.files_.count(f)) {
         const std::string p = path_join(dir, f);
-        if (!file_exists(p)) throw Error(str(index, " lists shard ", f, " but ", p, " does not exist"));
+        if (!file_exists(p))
+          throw Error(str(index, " lists shard ", f, " but ", p, " does not exist"));
         w.files_[f] = SafetensorsFile::open(p);
       }
       if (w.files_[f]->find(name) == nullptr) {
@@ -75,7 +78,9 @@ Tensor WeightSet::get(const std::string& name) const {
   return files_.at(it->second)->tensor(name);
 }
 
-const std::string& WeightSet::file_of(const std::string& name) const { return where_.at(name); }
+const std::string& WeightSet::file_of(const std::string& name) const {
+  return where_.at(name);
+}
 
 void model_load_weights(model::LlamaModel& model, const std::string& dir) {
   const WeightSet weights = WeightSet::open(dir);
@@ -138,9 +143,21 @@ void model_save(model::LlamaModel& model, const std::string& dir, const SaveOpti
                           : options.dtype == DType::BF16 ? "bfloat16"
                                                          : "float16";
   write_file_atomic(path_join(dir, "config.json"), json_dumps_sorted(config) + "\n");
+  // Weights of an earlier save in other files would confuse readers and waste disk.
+  std::vector<std::string> keep;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    keep.push_back(shards.size() == 1 ? kSingle : shard_name(i + 1, shards.size()));
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    const bool weights = name == kSingle || name == kIndex ||
+                         (name.starts_with("model-") && name.ends_with(".safetensors"));
+    if (weights && std::find(keep.begin(), keep.end(), name) == keep.end()) {
+      std::filesystem::remove(entry.path());
+    }
+  }
   if (shards.size() == 1) {
     safetensors_write(path_join(dir, kSingle), shards[0]);
-    std::filesystem::remove(path_join(dir, kIndex));
     return;
   }
   nlohmann::json index;
@@ -152,7 +169,6 @@ void model_save(model::LlamaModel& model, const std::string& dir, const SaveOpti
     for (const auto& [tensor, value] : shards[i]) index["weight_map"][tensor] = name;
   }
   write_file_atomic(path_join(dir, kIndex), json_dumps_sorted(index) + "\n");
-  std::filesystem::remove(path_join(dir, kSingle));
 }
 
 }  // namespace llmtune::io

@@ -28,7 +28,7 @@ class WeightSet {
  private:
   std::string dir_;
   std::map<std::string, std::shared_ptr<SafetensorsFile>> files_;  // by file name
-  std::map<std::string, std::string> where_;                        // tensor -> file name
+  std::map<std::string, std::string> where_;                       // tensor -> file name
 };
 
 // Reads config.json, builds the model and loads its weights.
@@ -40,7 +40,7 @@ std::unique_ptr<model::LlamaModel> model_load(const std::string& dir,
 void model_load_weights(model::LlamaModel& model, const std::string& dir);
 
 struct SaveOptions {
-  DType dtype = DType::F32;              // tensor dtype in the files
+  DType dtype = DType::F32;                  // tensor dtype in the files
   uint64_t max_shard_bytes = 5'000'000'000;  // Transformers' default "5GB"
 };
 

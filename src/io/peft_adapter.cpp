@@ -23,14 +23,16 @@ bool is_off(const json& v) {
 
 // A number that is integral prints as an int, as Python writes PEFT's int fields.
 json number(double v) {
-  return v == static_cast<double>(static_cast<int64_t>(v)) ? json(static_cast<int64_t>(v)) : json(v);
+  return v == static_cast<double>(static_cast<int64_t>(v)) ? json(static_cast<int64_t>(v))
+                                                           : json(v);
 }
 
 }  // namespace
 
 model::LoraConfig adapter_config_load(const std::string& dir) {
   const std::string path = path_join(dir, kConfig);
-  if (!file_exists(path)) throw Error(str(dir, ": no ", kConfig, "; is this a PEFT adapter directory?"));
+  if (!file_exists(path))
+    throw Error(str(dir, ": no ", kConfig, "; is this a PEFT adapter directory?"));
   const json j = read_json(path);
   if (!j.is_object()) throw Error(str(path, ": expected a JSON object"));
   model::LoraConfig c;
@@ -45,7 +47,8 @@ model::LoraConfig adapter_config_load(const std::string& dir) {
   };
   const std::string peft_type = get("peft_type", std::string("LORA"));
   if (peft_type != "LORA") {
-    throw Error(str(path, ": peft_type \"", peft_type, "\" is not supported; llmtune loads LoRA adapters"));
+    throw Error(
+        str(path, ": peft_type \"", peft_type, "\" is not supported; llmtune loads LoRA adapters"));
   }
   const std::string task = get("task_type", std::string("CAUSAL_LM"));
   if (task != "CAUSAL_LM") {
@@ -73,13 +76,18 @@ model::LoraConfig adapter_config_load(const std::string& dir) {
     }
   }
   const std::string bias = get("bias", std::string("none"));
-  if (bias != "none") throw Error(str(path, ": bias \"", bias, "\" is not supported (use \"none\")"));
+  if (bias != "none")
+    throw Error(str(path, ": bias \"", bias, "\" is not supported (use \"none\")"));
   static const std::set<std::string> kKnown = {
-      "peft_type", "task_type", "r", "lora_alpha", "lora_dropout", "use_rslora", "target_modules",
-      "bias", "base_model_name_or_path", "init_lora_weights", "inference_mode", "revision",
-      "auto_mapping", "megatron_core", "megatron_config", "loftq_config", "fan_in_fan_out",
-      "layers_to_transform", "layers_pattern", "rank_pattern", "alpha_pattern", "modules_to_save",
-      "use_dora", "layer_replication", "runtime_config", "lora_bias", "exclude_modules"};
+      "peft_type",         "task_type",      "r",
+      "lora_alpha",        "lora_dropout",   "use_rslora",
+      "target_modules",    "bias",           "base_model_name_or_path",
+      "init_lora_weights", "inference_mode", "revision",
+      "auto_mapping",      "megatron_core",  "megatron_config",
+      "loftq_config",      "fan_in_fan_out", "layers_to_transform",
+      "layers_pattern",    "rank_pattern",   "alpha_pattern",
+      "modules_to_save",   "use_dora",       "layer_replication",
+      "runtime_config",    "lora_bias",      "exclude_modules"};
   for (auto& [key, value] : j.items()) {
     if (kKnown.count(key)) continue;
     if (!is_off(value)) {
@@ -103,33 +111,52 @@ model::LoraConfig adapter_config_load(const std::string& dir) {
   return c;
 }
 
-void adapter_load(model::LlamaModel& model, const std::string& dir) {
-  const model::LoraConfig config = adapter_config_load(dir);
-  model.add_lora(config, 0);
-  const std::string path = path_join(dir, kWeights);
-  if (!file_exists(path)) throw Error(str(dir, ": no ", kWeights));
-  const auto file = SafetensorsFile::open(path);
+namespace {
+
+// Copies every adapter tensor of `model` from `file`, which must hold exactly those, shaped so.
+void load_lora_tensors(model::LlamaModel& model, const SafetensorsFile& file) {
+  const std::string& path = file.path();
   std::set<std::string> expected;
   for (model::ParamRef& p : model.parameters()) {
     if (p.name.find("lora_") == std::string::npos) continue;
     expected.insert(p.name);
-    if (file->find(p.name) == nullptr) {
+    if (file.find(p.name) == nullptr) {
       throw Error(str(path, ": tensor \"", p.name, "\" is missing (adapter_config.json targets ",
                       "this module)"));
     }
-    const Tensor src = file->tensor(p.name);
+    const Tensor src = file.tensor(p.name);
     if (src.shape() != p.value->shape()) {
       throw Error(str(path, ": tensor \"", p.name, "\" has shape ", shape_str(src.shape()),
                       " but the model needs ", shape_str(p.value->shape()),
                       "; the adapter was trained for a different model or r"));
     }
+    if (src.dtype() == DType::I32) {
+      throw Error(
+          str(path, ": tensor \"", p.name, "\" is I32; adapter weights must be F32, BF16 or F16"));
+    }
     p.value->copy_(src);
   }
-  for (const SafetensorsEntry& e : file->entries()) {
+  for (const SafetensorsEntry& e : file.entries()) {
     if (!expected.count(e.name)) {
       throw Error(str(path, ": unexpected tensor \"", e.name,
                       "\"; it matches no LoRA module of this model and adapter_config.json"));
     }
+  }
+}
+
+}  // namespace
+
+void adapter_load(model::LlamaModel& model, const std::string& dir) {
+  const model::LoraConfig config = adapter_config_load(dir);
+  const std::string path = path_join(dir, kWeights);
+  if (!file_exists(path)) throw Error(str(dir, ": no ", kWeights));
+  const auto file = SafetensorsFile::open(path);
+  model.add_lora(config, 0);
+  try {
+    load_lora_tensors(model, *file);
+  } catch (...) {
+    model.remove_lora();  // leave the model as it was
+    throw;
   }
 }
 

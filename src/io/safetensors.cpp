@@ -22,19 +22,21 @@ using nlohmann::json;
 
 constexpr uint64_t kMaxHeader = 100'000'000;
 
-// Element sizes of every dtype a valid file may hold; llmtune computes with a subset.
+// Element sizes in bits of every dtype a valid file may hold; llmtune computes with a subset.
 // The order is the Rust writer's dtype order (the writer sorts by it, descending).
 const std::vector<std::pair<std::string, int>>& dtype_table() {
   static const std::vector<std::pair<std::string, int>> kTable = {
-      {"BOOL", 1}, {"U8", 1},  {"I8", 1},   {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"I16", 2},
-      {"U16", 2},  {"F16", 2}, {"BF16", 2}, {"I32", 4},     {"U32", 4},     {"F32", 4},
-      {"F64", 8},  {"I64", 8}, {"U64", 8}};
+      {"BOOL", 8},        {"F4", 4},      {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8},
+      {"I8", 8},          {"F8_E5M2", 8}, {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8},
+      {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},    {"F16", 16},    {"BF16", 16},
+      {"I32", 32},        {"U32", 32},    {"F32", 32},    {"C64", 64},    {"F64", 64},
+      {"I64", 64},        {"U64", 64}};
   return kTable;
 }
 
-int dtype_bytes(const std::string& name) {
-  for (const auto& [n, size] : dtype_table()) {
-    if (n == name) return size;
+int dtype_bits(const std::string& name) {
+  for (const auto& [n, bits] : dtype_table()) {
+    if (n == name) return bits;
   }
   return 0;
 }
@@ -86,23 +88,29 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   if (n == 0 || base[8] != '{') bad(path, "the header does not start with '{'");
   f->data_start_ = 8 + static_cast<size_t>(n);
 
-  // Parse, refusing duplicate keys at the top level (nlohmann would keep the last one).
-  std::set<std::string> seen;
+  // Parse, refusing a key repeated within any object (nlohmann would keep the last one).
+  std::vector<std::set<std::string>> open_objects;
   std::string duplicate;
   json header;
   try {
-    header = json::parse(base + 8, base + 8 + n,
-                         [&](int depth, json::parse_event_t event, json& parsed) {
-                           if (depth == 1 && event == json::parse_event_t::key) {
-                             const std::string key = parsed.get<std::string>();
-                             if (!seen.insert(key).second && duplicate.empty()) duplicate = key;
-                           }
-                           return true;
-                         });
+    header = json::parse(base + 8, base + 8 + n, [&](int, json::parse_event_t event, json& parsed) {
+      if (event == json::parse_event_t::object_start) {
+        open_objects.emplace_back();
+      } else if (event == json::parse_event_t::object_end) {
+        open_objects.pop_back();
+      } else if (event == json::parse_event_t::key) {
+        const std::string key = parsed.get<std::string>();
+        if (!open_objects.back().insert(key).second && duplicate.empty()) {
+          duplicate = key;
+        }
+      }
+      return true;
+    });
   } catch (const json::parse_error& e) {
     bad(path, str("the header is not valid JSON: ", e.what()));
   }
-  if (!duplicate.empty()) bad(path, str("the header lists \"", duplicate, "\" twice"));
+  if (!duplicate.empty())
+    bad(path, str("the header lists \"", duplicate, "\" twice in one object"));
   if (!header.is_object()) bad(path, "the header is not a JSON object");
 
   for (auto& [name, value] : header.items()) {
@@ -123,17 +131,23 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     e.name = name;
     if (!value["dtype"].is_string()) bad(path, where + ": dtype is not a string");
     e.dtype_name = value["dtype"].get<std::string>();
-    const int esize = dtype_bytes(e.dtype_name);
-    if (esize == 0) bad(path, str(where, ": unknown dtype \"", e.dtype_name, "\""));
+    const int bits = dtype_bits(e.dtype_name);
+    if (bits == 0) bad(path, str(where, ": unknown dtype \"", e.dtype_name, "\""));
     const json& shape = value["shape"];
     const json& offsets = value["data_offsets"];
     if (!shape.is_array()) bad(path, where + ": shape is not a list");
     unsigned __int128 numel = 1;
     for (const json& d : shape) {
-      if (!d.is_number_unsigned()) bad(path, where + ": shape holds a non-integer or negative size");
+      if (!d.is_number_unsigned()) {
+        bad(path, where + ": shape holds a non-integer or negative size");
+      }
+      if (d.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+        bad(path, where + ": shape holds a size over 2^63 - 1");
+      }
       e.shape.push_back(d.get<int64_t>());
       numel *= d.get<uint64_t>();
-      if (numel > (static_cast<unsigned __int128>(1) << 62)) bad(path, where + ": shape is too large");
+      if (numel > (static_cast<unsigned __int128>(1) << 62))
+        bad(path, where + ": shape is too large");
     }
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
         !offsets[1].is_number_unsigned()) {
@@ -142,10 +156,11 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     e.begin = offsets[0].get<size_t>();
     e.end = offsets[1].get<size_t>();
     if (e.end < e.begin) bad(path, where + ": data_offsets end before they begin");
-    if (static_cast<unsigned __int128>(e.end - e.begin) != numel * esize) {
-      bad(path, str(where, ": data_offsets cover ", e.end - e.begin, " bytes but ",
-                    e.dtype_name, shape_str(e.shape), " needs ",
-                    static_cast<uint64_t>(numel * esize)));
+    const unsigned __int128 bytes = (numel * bits + 7) / 8;
+    if (numel * bits % 8 != 0) bad(path, where + ": sub-byte tensor does not fill whole bytes");
+    if (static_cast<unsigned __int128>(e.end - e.begin) != bytes) {
+      bad(path, str(where, ": data_offsets cover ", e.end - e.begin, " bytes but ", e.dtype_name,
+                    shape_str(e.shape), " needs ", static_cast<uint64_t>(bytes)));
     }
     f->entries_.push_back(std::move(e));
   }

@@ -7,9 +7,9 @@
 namespace llmtune::model {
 
 struct Batch {
-  int64_t batch = 0;  // B rows
-  int64_t seq = 0;    // T tokens per row
-  std::vector<int32_t> input_ids;       // (B, T)
+  int64_t batch = 0;               // B rows
+  int64_t seq = 0;                 // T tokens per row
+  std::vector<int32_t> input_ids;  // (B, T)
   // Hugging Face convention: labels[b][t] is the token at t (the model shifts by one), -100
   // where no loss is taken. Empty: no labels (logits only).
   std::vector<int32_t> labels;          // (B, T)

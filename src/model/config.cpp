@@ -93,7 +93,8 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
   c.rope_theta = get<double>(j, "rope_theta", 10000.0, where);
   c.rope_scaling = parse_rope_scaling(j.value("rope_scaling", json()), where);
   c.sliding_window = mistral ? get<int64_t>(j, "sliding_window", 4096, where) : 0;
-  if (mistral && j.contains("sliding_window") && j["sliding_window"].is_null()) c.sliding_window = 0;
+  if (mistral && j.contains("sliding_window") && j["sliding_window"].is_null())
+    c.sliding_window = 0;
   c.tie_word_embeddings = get<bool>(j, "tie_word_embeddings", false, where);
   c.initializer_range = get<double>(j, "initializer_range", 0.02, where);
   c.bos_token_id = get<int64_t>(j, "bos_token_id", 1, where);
@@ -101,7 +102,8 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
                        ? j["eos_token_id"].at(0).get<int64_t>()
                        : get<int64_t>(j, "eos_token_id", 2, where);
 
-  for (auto [key, value] : {std::pair{"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
+  for (auto [key, value] : {std::pair{"vocab_size", c.vocab_size},
+                            {"hidden_size", c.hidden_size},
                             {"intermediate_size", c.intermediate_size},
                             {"num_hidden_layers", c.num_hidden_layers},
                             {"num_attention_heads", c.num_attention_heads},
@@ -131,7 +133,8 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
   }
   for (const char* k : {"attention_bias", "mlp_bias"}) {
     if (get<bool>(j, k, false, where)) {
-      throw Error(str(where, ": \"", k, "\": true is not supported (Llama/Mistral have no biases)"));
+      throw Error(
+          str(where, ": \"", k, "\": true is not supported (Llama/Mistral have no biases)"));
     }
   }
   if (c.rms_norm_eps <= 0 || c.rope_theta <= 0) {
@@ -170,7 +173,8 @@ json ModelConfig::to_json() const {
   j["tie_word_embeddings"] = tie_word_embeddings;
   j["initializer_range"] = initializer_range;
   j["bos_token_id"] = bos_token_id;
-  if (!(j.contains("eos_token_id") && j["eos_token_id"].is_array())) j["eos_token_id"] = eos_token_id;
+  if (!(j.contains("eos_token_id") && j["eos_token_id"].is_array()))
+    j["eos_token_id"] = eos_token_id;
   if (is_mistral()) j["sliding_window"] = sliding_window > 0 ? json(sliding_window) : json();
   if (!j.contains("rope_scaling")) j["rope_scaling"] = json();
   return j;

@@ -7,7 +7,9 @@ namespace llmtune::model {
 
 namespace {
 
-int64_t rows_of(const Tensor& x) { return x.numel() / x.size(-1); }
+int64_t rows_of(const Tensor& x) {
+  return x.numel() / x.size(-1);
+}
 
 // x itself, or a dropped-out copy when a key is given.
 Tensor lora_input(const Tensor& x, const LoraWeights& l, const DropoutKey* key) {

@@ -26,15 +26,17 @@ void LlamaModel::alloc_parameters() {
   const bool full = options_.training == Training::kFull;
   const DType wdt = full ? DType::F32 : options_.frozen_dtype;
   const Device dev = options_.device;
-  auto grad_for = [&](const Shape& s) { return full ? Tensor::zeros(s, DType::F32, dev) : Tensor(); };
+  auto grad_for = [&](const Shape& s) {
+    return full ? Tensor::zeros(s, DType::F32, dev) : Tensor();
+  };
   embed_ = Tensor::empty({c.vocab_size, c.hidden_size}, wdt, dev);
   embed_grad_ = grad_for(embed_.shape());
   layers_.resize(static_cast<size_t>(c.num_hidden_layers));
-  const int64_t dims[kSites][2] = {{c.q_dim(), c.hidden_size},       {c.kv_dim(), c.hidden_size},
-                                   {c.kv_dim(), c.hidden_size},      {c.hidden_size, c.q_dim()},
-                                   {c.intermediate_size, c.hidden_size},
-                                   {c.intermediate_size, c.hidden_size},
-                                   {c.hidden_size, c.intermediate_size}};
+  const int64_t dims[kSites][2] = {
+      {c.q_dim(), c.hidden_size},           {c.kv_dim(), c.hidden_size},
+      {c.kv_dim(), c.hidden_size},          {c.hidden_size, c.q_dim()},
+      {c.intermediate_size, c.hidden_size}, {c.intermediate_size, c.hidden_size},
+      {c.hidden_size, c.intermediate_size}};
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     Layer& L = layers_[l];
     L.input_norm = Tensor::empty({c.hidden_size}, DType::F32, dev);
@@ -70,7 +72,8 @@ std::vector<ParamRef> LlamaModel::parameters() {
   out.push_back({"model.embed_tokens.weight", &embed_, grad_ptr(embed_grad_), true});
   for (size_t l = 0; l < layers_.size(); ++l) {
     Layer& L = layers_[l];
-    for (Linear& lin : L.proj) out.push_back({lin.name + ".weight", &lin.weight, grad_ptr(lin.grad), true});
+    for (Linear& lin : L.proj)
+      out.push_back({lin.name + ".weight", &lin.weight, grad_ptr(lin.grad), true});
     out.push_back({str("model.layers.", l, ".input_layernorm.weight"), &L.input_norm,
                    grad_ptr(L.input_norm_grad), false});
     out.push_back({str("model.layers.", l, ".post_attention_layernorm.weight"), &L.post_norm,
@@ -113,8 +116,8 @@ void LlamaModel::init_weights(uint64_t seed) {
     if (p.name.ends_with("norm.weight")) {
       std::fill(values.begin(), values.end(), 1.0f);
     } else {
-      PhiloxStream(seed, philox_stream(0x696e6974, index)).fill_normal(values.data(), values.size(),
-                                                                      0.0f, std);
+      PhiloxStream(seed, philox_stream(0x696e6974, index))
+          .fill_normal(values.data(), values.size(), 0.0f, std);
     }
     p.value->copy_(Tensor::from_f32(values, p.value->shape(), p.value->dtype(), p.value->device()));
     ++index;
@@ -138,7 +141,8 @@ void LlamaModel::add_lora(const LoraConfig& lora, uint64_t seed) {
       // PEFT: kaiming_uniform_(A, a=sqrt(5)) is U(-1/sqrt(in), 1/sqrt(in)); B = 0.
       std::vector<float> a(static_cast<size_t>(lora.r * lin.in));
       const float bound = 1.0f / std::sqrt(static_cast<float>(lin.in));
-      PhiloxStream(seed, philox_stream(0x6c6f7261, l, s)).fill_uniform(a.data(), a.size(), -bound, bound);
+      PhiloxStream(seed, philox_stream(0x6c6f7261, l, s))
+          .fill_uniform(a.data(), a.size(), -bound, bound);
       w.a = Tensor::from_f32(a, {lora.r, lin.in}, DType::F32, dev);
       w.b = Tensor::zeros({lin.out, lora.r}, DType::F32, dev);
       if (train) {
@@ -151,6 +155,14 @@ void LlamaModel::add_lora(const LoraConfig& lora, uint64_t seed) {
     }
   }
   lora_ = std::make_unique<LoraConfig>(lora);
+}
+
+void LlamaModel::remove_lora() {
+  for (Linear* lin : lora_linears()) {
+    if (lin->merged) lin->unmerge_lora();
+    lin->lora.reset();
+  }
+  lora_.reset();
 }
 
 const LoraConfig& LlamaModel::lora_config() const {

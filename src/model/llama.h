@@ -43,9 +43,9 @@ struct ParamRef {
 
 // One training step's forward settings.
 struct StepOptions {
-  float grad_scale = 1.0f;    // gradients are of grad_scale * loss (1 / accumulation steps)
-  uint64_t seed = 0;          // dropout masks are keyed by (seed, rng_counter, layer, module)
-  uint64_t rng_counter = 0;   // distinct per micro-batch
+  float grad_scale = 1.0f;   // gradients are of grad_scale * loss (1 / accumulation steps)
+  uint64_t seed = 0;         // dropout masks are keyed by (seed, rng_counter, layer, module)
+  uint64_t rng_counter = 0;  // distinct per micro-batch
 };
 
 class LlamaModel {
@@ -69,6 +69,8 @@ class LlamaModel {
 
   // Adds LoRA adapters (PEFT init: A kaiming-uniform(a=√5), B zero) to the target modules.
   void add_lora(const LoraConfig& lora, uint64_t seed);
+  // Removes the adapters again (their merge, if any, is undone first).
+  void remove_lora();
   bool has_lora() const { return lora_ != nullptr; }
   const LoraConfig& lora_config() const;
   // The adapted projections, in layer order.
@@ -110,8 +112,8 @@ class LlamaModel {
   ModelOptions options_;
   Tensor embed_, embed_grad_;  // (V, C)
   std::vector<Layer> layers_;
-  Tensor norm_, norm_grad_;    // (C)
-  Linear lm_head_;             // weight is embed_ when tied
+  Tensor norm_, norm_grad_;  // (C)
+  Linear lm_head_;           // weight is embed_ when tied
   std::unique_ptr<LoraConfig> lora_;
   // Training state between forward() and backward().
   std::unique_ptr<Context> ctx_;

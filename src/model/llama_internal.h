@@ -20,14 +20,14 @@ struct LlamaModel::Layer {
 
 // Activations one decoder layer keeps for its backward pass.
 struct LlamaModel::Saved {
-  Tensor x;            // (N, C) layer input
-  Tensor rstd1, n1;    // (N), (N, C) input_layernorm
-  Tensor q, k, v;      // (N, Hq*D), (N, Hkv*D) after rotary embedding
-  Tensor attn, lse;    // (N, Hq*D), (B, Hq, T)
-  Tensor h;            // (N, C) after the attention residual
-  Tensor rstd2, n2;    // post_attention_layernorm
-  Tensor gate, up;     // (N, I)
-  Tensor act;          // (N, I) silu(gate) * up
+  Tensor x;          // (N, C) layer input
+  Tensor rstd1, n1;  // (N), (N, C) input_layernorm
+  Tensor q, k, v;    // (N, Hq*D), (N, Hkv*D) after rotary embedding
+  Tensor attn, lse;  // (N, Hq*D), (B, Hq, T)
+  Tensor h;          // (N, C) after the attention residual
+  Tensor rstd2, n2;  // post_attention_layernorm
+  Tensor gate, up;   // (N, I)
+  Tensor act;        // (N, I) silu(gate) * up
   LinearSaved lin[kSites];
 };
 

@@ -11,7 +11,9 @@ namespace llmtune::model {
 
 namespace {
 
-Tensor empty_f32(const Shape& shape, Device dev) { return Tensor::empty(shape, DType::F32, dev); }
+Tensor empty_f32(const Shape& shape, Device dev) {
+  return Tensor::empty(shape, DType::F32, dev);
+}
 
 }  // namespace
 
@@ -228,9 +230,9 @@ Tensor LlamaModel::head_loss(const Tensor& normed, const Context& ctx, Tensor* d
   ops::gather_rows(hsel, normed, ctx.target_rows);
   Tensor losses = empty_f32({r}, dev);
   Tensor dsel = dnormed ? empty_f32({r, c}, dev) : Tensor();
-  const int64_t chunk = std::min(
-      r, options_.loss_chunk_rows > 0 ? options_.loss_chunk_rows
-                                      : std::max<int64_t>(16, (int64_t{4} << 20) / v));
+  const int64_t chunk =
+      std::min(r, options_.loss_chunk_rows > 0 ? options_.loss_chunk_rows
+                                               : std::max<int64_t>(16, (int64_t{4} << 20) / v));
   Tensor logits_buf = empty_f32({chunk, v}, dev);
   const float grad_scale = dnormed ? ctx.step.grad_scale / static_cast<float>(r) : 0.0f;
   for (int64_t r0 = 0; r0 < r; r0 += chunk) {
@@ -268,7 +270,8 @@ Tensor LlamaModel::forward(const Batch& batch, const StepOptions& step) {
   if (options_.training == Training::kNone) {
     throw Error("forward() trains: build the model with Training::kFull or kLora");
   }
-  if (!(step.grad_scale > 0.0f)) throw Error(str("grad_scale must be positive, got ", step.grad_scale));
+  if (!(step.grad_scale > 0.0f))
+    throw Error(str("grad_scale must be positive, got ", step.grad_scale));
   LLMTUNE_CHECK(ctx_ == nullptr, "forward() called twice without backward()");
   ctx_ = std::make_unique<Context>(make_context(batch, true, &step));
   saved_.assign(layers_.size(), Saved{});

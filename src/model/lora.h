@@ -23,7 +23,9 @@ struct LoraConfig {
   bool use_rslora = false;  // scaling alpha / sqrt(r) instead of alpha / r
   std::string base_model_name_or_path;
 
-  double scaling() const { return use_rslora ? alpha / std::sqrt(static_cast<double>(r)) : alpha / r; }
+  double scaling() const {
+    return use_rslora ? alpha / std::sqrt(static_cast<double>(r)) : alpha / r;
+  }
   // target_modules with the default applied and "all-linear" expanded, in canonical order;
   // throws llmtune::Error naming an unsupported module.
   std::vector<std::string> resolved_targets() const;

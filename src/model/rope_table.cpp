@@ -42,8 +42,9 @@ void rope_tables(const ModelConfig& c, int64_t seq_len, int64_t positions, std::
                  std::vector<float>* sin) {
   const std::vector<float> inv = rope_inv_freq(c, seq_len);
   const int64_t half = static_cast<int64_t>(inv.size());
-  const float pos_scale =
-      c.rope_scaling.type == RopeScaling::Type::kLinear ? static_cast<float>(c.rope_scaling.factor) : 1.0f;
+  const float pos_scale = c.rope_scaling.type == RopeScaling::Type::kLinear
+                              ? static_cast<float>(c.rope_scaling.factor)
+                              : 1.0f;
   cos->resize(static_cast<size_t>(positions * half));
   sin->resize(static_cast<size_t>(positions * half));
   for (int64_t p = 0; p < positions; ++p) {

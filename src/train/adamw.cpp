@@ -25,9 +25,8 @@ void AdamW::step(double lr) {
   for (size_t i = 0; i < params_.size(); ++i) {
     const model::ParamRef& p = params_[i];
     const double wd = p.decay ? options_.weight_decay : 0.0;
-    ops::adamw(*p.value, *p.grad, m_[i], v_[i], static_cast<float>(lr),
-               static_cast<float>(options_.beta1), static_cast<float>(options_.beta2),
-               static_cast<float>(options_.eps), static_cast<float>(wd), steps_);
+    ops::adamw(*p.value, *p.grad, m_[i], v_[i], lr, options_.beta1, options_.beta2, options_.eps,
+               wd, steps_);
   }
 }
 

@@ -1,10 +1,34 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <numbers>
+
 #include "core/error.h"
 #include "model/config.h"
+#include "model/rope_table.h"
 
 namespace llmtune::model {
 namespace {
+
+nlohmann::json llama_json() {
+  return nlohmann::json::parse(R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+    "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22,
+    "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000,
+    "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "max_position_embeddings": 2048,
+    "rope_scaling": null, "tie_word_embeddings": false, "hidden_act": "silu",
+    "attention_bias": false, "pretraining_tp": 1, "torch_dtype": "bfloat16"})");
+}
+
+// The error message of `f`, or "" when it does not throw llmtune::Error.
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 TEST(ModelConfig, MistralDefaultsAndParameterCount) {
   const auto j = nlohmann::json::parse(R"({"architectures": ["MistralForCausalLM"],
@@ -16,6 +40,72 @@ TEST(ModelConfig, MistralDefaultsAndParameterCount) {
   EXPECT_EQ(c.head_dim, 128);
   EXPECT_EQ(c.sliding_window, 0);
   EXPECT_EQ(c.parameter_count(), 7241732096);  // INTEROP §1.4
+
+  nlohmann::json early = j;  // early copies of v0.2 had a 4096 window; v0.1 configs omit the key
+  early["sliding_window"] = 4096;
+  EXPECT_EQ(ModelConfig::from_json(early, "c").sliding_window, 4096);
+  early.erase("sliding_window");
+  EXPECT_EQ(ModelConfig::from_json(early, "c").sliding_window, 4096);  // MistralConfig default
 }
+
+TEST(ModelConfig, TinyLlamaFieldsAndRoundTrip) {
+  const ModelConfig c = ModelConfig::from_json(llama_json(), "config.json");
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_EQ(c.kv_dim(), 256);
+  EXPECT_EQ(c.parameter_count(), 1100048384);  // INTEROP §1.4
+  const ModelConfig back = ModelConfig::from_json(c.to_json(), "again");
+  EXPECT_EQ(back.to_json(), c.to_json());
+  EXPECT_EQ(c.to_json()["torch_dtype"], "bfloat16");  // keys llmtune does not use are kept
+}
+
+TEST(ModelConfig, ErrorsNameTheKeyAndTheFile) {
+  for (const char* key : {"hidden_size", "num_hidden_layers", "vocab_size", "intermediate_size",
+                          "num_attention_heads"}) {
+    nlohmann::json j = llama_json();
+    j.erase(key);
+    const std::string e = error_of([&] { ModelConfig::from_json(j, "m/config.json"); });
+    EXPECT_NE(e.find("m/config.json"), std::string::npos) << e;
+    EXPECT_NE(e.find(std::string("\"") + key + "\""), std::string::npos) << e;
+  }
+  auto with = [](const char* key, nlohmann::json v) {
+    nlohmann::json j = llama_json();
+    j[key] = v;
+    return error_of([&] { ModelConfig::from_json(j, "config.json"); });
+  };
+  EXPECT_NE(with("hidden_size", "big").find("wrong type"), std::string::npos);
+  EXPECT_NE(with("architectures", {"GPT2LMHeadModel"}).find("GPT2LMHeadModel"), std::string::npos);
+  EXPECT_NE(with("hidden_act", "gelu").find("gelu"), std::string::npos);
+  EXPECT_NE(with("attention_bias", true).find("attention_bias"), std::string::npos);
+  EXPECT_NE(with("num_key_value_heads", 5).find("multiple"), std::string::npos);
+  EXPECT_NE(with("rope_scaling", {{"type", "yarn"}, {"factor", 4}}).find("yarn"),
+            std::string::npos);
+  EXPECT_NE(with("rope_scaling", {{"rope_type", "llama3"}, {"factor", 8}}).find("low_freq_factor"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { ModelConfig::load("/nonexistent/config.json"); }).find("/nonexistent"),
+            std::string::npos);
+}
+
+TEST(RopeTable, InverseFrequenciesAndScaling) {
+  ModelConfig c = ModelConfig::from_json(llama_json(), "c");
+  const std::vector<float> inv = rope_inv_freq(c, 16);
+  ASSERT_EQ(inv.size(), 32u);
+  for (int i = 0; i < 32; ++i) {
+    EXPECT_NEAR(inv[i], std::pow(10000.0, -2.0 * i / 64), 1e-6 * std::pow(10000.0, -2.0 * i / 64));
+  }
+  // Dynamic NTK (Transformers 4.37): only beyond max_position_embeddings, with a larger base.
+  c.rope_scaling.type = RopeScaling::Type::kDynamic;
+  c.rope_scaling.factor = 2.0;
+  EXPECT_EQ(rope_inv_freq(c, 2048), inv);
+  const double base = 10000.0 * std::pow(2.0 * 4096 / 2048 - 1.0, 64.0 / 62.0);
+  const std::vector<float> dyn = rope_inv_freq(c, 4096);
+  for (int i = 0; i < 32; ++i) EXPECT_NEAR(dyn[i], std::pow(base, -2.0 * i / 64), 1e-5 * dyn[i]);
+  // Linear: angles at position p equal those at p / factor.
+  c.rope_scaling.type = RopeScaling::Type::kLinear;
+  std::vector<float> cos, sin;
+  rope_tables(c, 16, 9, &cos, &sin);
+  EXPECT_NEAR(cos[8 * 32 + 1], std::cos(4.0 * inv[1]), 1e-6);
+  EXPECT_NEAR(sin[8 * 32 + 3], std::sin(4.0 * inv[3]), 1e-6);
+}
+
 }  // namespace
 }  // namespace llmtune::model

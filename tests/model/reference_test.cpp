@@ -25,7 +25,9 @@ using test::max_rel_error;
 constexpr double kTol = 1e-4;      // logits and gradients
 constexpr double kLossTol = 1e-5;  // step losses
 
-std::string case_dir(const std::string& name) { return std::string(LLMTUNE_REFERENCE_DIR) + "/" + name; }
+std::string case_dir(const std::string& name) {
+  return std::string(LLMTUNE_REFERENCE_DIR) + "/" + name;
+}
 
 struct Case {
   std::string dir;
@@ -116,7 +118,9 @@ TEST_P(Reference, LoraLogitsGradientsAndMerge) {
     EXPECT_LE(max_rel_error(*p.grad, c.want("lora.grad." + p.name)), kTol) << p.name;
   }
   for (model::ParamRef& p : m->parameters()) {  // frozen weights carry no gradient buffer
-    if (p.name.find("lora_") == std::string::npos) EXPECT_EQ(p.grad, nullptr) << p.name;
+    if (p.name.find("lora_") == std::string::npos) {
+      EXPECT_EQ(p.grad, nullptr) << p.name;
+    }
   }
   m->merge_lora();
   const Tensor merged = m->logits(b);
@@ -155,8 +159,12 @@ void check_training(const Case& c, Training training) {
   }
 }
 
-TEST_P(Reference, FullTrainingSteps) { check_training(Case(GetParam()), Training::kFull); }
-TEST_P(Reference, LoraTrainingSteps) { check_training(Case(GetParam()), Training::kLora); }
+TEST_P(Reference, FullTrainingSteps) {
+  check_training(Case(GetParam()), Training::kFull);
+}
+TEST_P(Reference, LoraTrainingSteps) {
+  check_training(Case(GetParam()), Training::kLora);
+}
 
 INSTANTIATE_TEST_SUITE_P(Cases, Reference,
                          ::testing::Values("llama_gqa", "mistral_window", "llama_tied",

@@ -29,11 +29,13 @@ inline double max_rel_error(const Tensor& a, const Tensor& b) {
   return max_rel_error(a.to_f32(), b.to_f32());
 }
 
-inline std::string shared_dir() { return LLMTUNE_SHARED_DIR; }
+inline std::string shared_dir() {
+  return LLMTUNE_SHARED_DIR;
+}
 
 // Skips the current test, saying why, when the shared fixtures are absent.
-#define LLMTUNE_REQUIRE_SHARED(path)                                                   \
-  do {                                                                                 \
+#define LLMTUNE_REQUIRE_SHARED(path)                                                       \
+  do {                                                                                     \
     if (!std::filesystem::exists(path)) GTEST_SKIP() << "fixture " << (path) << " absent"; \
   } while (0)
 

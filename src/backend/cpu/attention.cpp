@@ -34,8 +34,7 @@ Dims check_dims(const Tensor& q, const Tensor& k, const Tensor& v, const Attenti
                 "attention: q ", q.str(), " k ", k.str());
   d.rep = d.hq / d.hkv;
   if (mask.key_padding.defined()) {
-    LLMTUNE_CHECK(mask.key_padding.dtype() == DType::I32 &&
-                      mask.key_padding.numel() == d.b * d.t,
+    LLMTUNE_CHECK(mask.key_padding.dtype() == DType::I32 && mask.key_padding.numel() == d.b * d.t,
                   "attention key_padding ", mask.key_padding.str());
   }
   LLMTUNE_CHECK(mask.window >= 0, "attention window ", mask.window);
@@ -128,8 +127,8 @@ void CpuBackend::attention_forward(Tensor& out, Tensor& lse, const Tensor& q, co
 
 void CpuBackend::attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout,
                                     const Tensor& q, const Tensor& k, const Tensor& v,
-                                    const Tensor& out, const Tensor& lse,
-                                    const AttentionMask& mask, float scale) {
+                                    const Tensor& out, const Tensor& lse, const AttentionMask& mask,
+                                    float scale) {
   const Dims d = check_dims(q, k, v, mask);
   check_f32(dq, "attention dq");
   check_f32(dk, "attention dk");
@@ -173,16 +172,15 @@ void CpuBackend::attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Te
             const int64_t nq = bl.nq(), nk = bl.nk();
             const int64_t qoff = ((b * d.t + bl.i0) * d.hq + h) * d.d;
             const int64_t koff = ((b * d.t + bl.j0) * d.hkv + g) * d.d;
-            sgemm(false, true, nq, nk, d.d, scale, qp + qoff, ldq, kp + koff, ldk, 0.0f,
-                  p.data(), nk);
+            sgemm(false, true, nq, nk, d.d, scale, qp + qoff, ldq, kp + koff, ldk, 0.0f, p.data(),
+                  nk);
             for (int64_t r = 0; r < nq; ++r) {
               const int64_t i = bl.i0 + r;
               const float l = lp[(b * d.hq + h) * d.t + i];
               float* row = p.data() + r * nk;
               for (int64_t j = bl.j0; j < bl.i1; ++j) {
-                row[j - bl.j0] = visible(i, j, window, pad) && l != kInf
-                                     ? exp_fast(row[j - bl.j0] - l)
-                                     : 0.0f;
+                row[j - bl.j0] =
+                    visible(i, j, window, pad) && l != kInf ? exp_fast(row[j - bl.j0] - l) : 0.0f;
               }
               const float* o_i = op + qoff + r * ldq;
               const float* do_i = dop + qoff + r * ldq;
@@ -192,10 +190,10 @@ void CpuBackend::attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Te
               delta[r] = acc;
             }
             // dV += Pᵀ dO; dP = dO Vᵀ
-            sgemm(true, false, nk, d.d, nq, 1.0f, p.data(), nk, dop + qoff, ldq, 1.0f,
-                  dvp + koff, ldk);
-            sgemm(false, true, nq, nk, d.d, 1.0f, dop + qoff, ldq, vp + koff, ldk, 0.0f,
-                  dp.data(), nk);
+            sgemm(true, false, nk, d.d, nq, 1.0f, p.data(), nk, dop + qoff, ldq, 1.0f, dvp + koff,
+                  ldk);
+            sgemm(false, true, nq, nk, d.d, 1.0f, dop + qoff, ldq, vp + koff, ldk, 0.0f, dp.data(),
+                  nk);
             // dS = P * (dP - delta) * scale
             for (int64_t r = 0; r < nq; ++r) {
               const float* prow = p.data() + r * nk;
@@ -205,10 +203,10 @@ void CpuBackend::attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Te
               for (int64_t j = 0; j < nk; ++j) drow[j] = prow[j] * (drow[j] - dr) * scale;
             }
             // dQ = dS K; dK += dSᵀ Q
-            sgemm(false, false, nq, d.d, nk, 1.0f, dp.data(), nk, kp + koff, ldk, 0.0f,
-                  dqp + qoff, ldq);
-            sgemm(true, false, nk, d.d, nq, 1.0f, dp.data(), nk, qp + qoff, ldq, 1.0f,
-                  dkp + koff, ldk);
+            sgemm(false, false, nq, d.d, nk, 1.0f, dp.data(), nk, kp + koff, ldk, 0.0f, dqp + qoff,
+                  ldq);
+            sgemm(true, false, nk, d.d, nq, 1.0f, dp.data(), nk, qp + qoff, ldq, 1.0f, dkp + koff,
+                  ldk);
           }
         }
       }

@@ -16,8 +16,8 @@ namespace {
 // "Haswell" kernels although the CPU has AVX-512, at half the speed. Loading the library
 // ourselves lets us name the AVX-512 kernels first; a user's own OPENBLAS_CORETYPE wins.
 constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
-using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*,
-                         int, float, float*, int);
+using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int,
+                         float, float*, int);
 using CorenameFn = char* (*)();
 
 struct Blas {
@@ -50,9 +50,10 @@ const Blas& blas() {
       errors += str("\n  ", dlerror());
     }
     if (handle == nullptr) {
-      throw Error(str("cannot load OpenBLAS:", errors,
-                      "\ninstall it with `apt-get install libopenblas-openmp-dev` "
-                      "(scripts/install-deps.sh does) or point LLMTUNE_OPENBLAS at libopenblas.so"));
+      throw Error(
+          str("cannot load OpenBLAS:", errors,
+              "\ninstall it with `apt-get install libopenblas-openmp-dev` "
+              "(scripts/install-deps.sh does) or point LLMTUNE_OPENBLAS at libopenblas.so"));
     }
     lib.sgemm = reinterpret_cast<SgemmFn>(dlsym(handle, "cblas_sgemm"));
     lib.corename = reinterpret_cast<CorenameFn>(dlsym(handle, "openblas_get_corename"));
@@ -70,9 +71,13 @@ void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
                a, lda, b, ldb, beta, c, ldc);
 }
 
-std::string blas_info() {
+std::string blas_core() {
   const Blas& lib = blas();
-  return str("OpenBLAS ", lib.corename ? lib.corename() : "?", " (", lib.path, ")");
+  return lib.corename ? lib.corename() : "unknown";
+}
+
+std::string blas_info() {
+  return str("OpenBLAS ", blas_core(), " (", blas().path, ")");
 }
 
 }  // namespace llmtune::cpu

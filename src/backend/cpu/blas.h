@@ -10,7 +10,8 @@ namespace llmtune::cpu {
 void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
            const float* b, int ldb, float beta, float* c, int ldc);
 
-// The OpenBLAS kernel family in use ("SkylakeX", "Haswell", ...) and the library's path.
+// The OpenBLAS kernel family in use ("SkylakeX", "Haswell", ...), and that with the library's path.
+std::string blas_core();
 std::string blas_info();
 
 }  // namespace llmtune::cpu

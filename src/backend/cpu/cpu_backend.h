@@ -21,9 +21,9 @@ class CpuBackend final : public Backend {
             bool inverse) override;
   void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k,
                          const Tensor& v, const AttentionMask& mask, float scale) override;
-  void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout,
-                          const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
-                          const Tensor& lse, const AttentionMask& mask, float scale) override;
+  void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q,
+                          const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
+                          const AttentionMask& mask, float scale) override;
   void swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& up) override;
   void swiglu_backward(Tensor& dgate, Tensor& dup, const Tensor& dout, const Tensor& gate,
                        const Tensor& up) override;
@@ -37,8 +37,8 @@ class CpuBackend final : public Backend {
   void sum(Tensor& out, const Tensor& x, float alpha) override;
   void sum_squares(Tensor& out, const Tensor& x) override;
   void convert(Tensor& dst, const Tensor& src) override;
-  void adamw(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, float lr, float beta1,
-             float beta2, float eps, float weight_decay, int64_t step) override;
+  void adamw(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, double lr, double beta1,
+             double beta2, double eps, double weight_decay, int64_t step) override;
 };
 
 // Shape checks shared by the kernels: a readable failure instead of a wrong read.

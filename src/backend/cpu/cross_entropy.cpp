@@ -13,8 +13,7 @@ void CpuBackend::cross_entropy(Tensor& losses, Tensor& logits, const Tensor& tar
   check_f32(logits, "cross_entropy logits");
   LLMTUNE_CHECK(logits.dim() == 2, "cross_entropy logits must be (R, V): ", logits.str());
   const int64_t rows = logits.size(0), v = logits.size(1);
-  LLMTUNE_CHECK(losses.numel() == rows && targets.numel() == rows &&
-                    targets.dtype() == DType::I32,
+  LLMTUNE_CHECK(losses.numel() == rows && targets.numel() == rows && targets.dtype() == DType::I32,
                 "cross_entropy: losses ", losses.str(), " targets ", targets.str(), " for ",
                 logits.str());
   const int32_t* tg = targets.data<int32_t>();

@@ -131,6 +131,8 @@ void CpuBackend::sum_squares(Tensor& out, const Tensor& x) {
   out.data<float>()[0] += static_cast<float>(total);
 }
 
-void CpuBackend::convert(Tensor& dst, const Tensor& src) { dst.copy_(src); }
+void CpuBackend::convert(Tensor& dst, const Tensor& src) {
+  dst.copy_(src);
+}
 
 }  // namespace llmtune::cpu

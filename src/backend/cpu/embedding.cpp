@@ -23,7 +23,8 @@ void check_ids(const Tensor& ids, int64_t vocab) {
 void CpuBackend::embedding_forward(Tensor& out, const Tensor& ids, const Tensor& table) {
   check_f32(out, "embedding out");
   const int64_t n = ids.numel(), c = table.size(1);
-  LLMTUNE_CHECK(out.numel() == n * c, "embedding: out ", out.str(), " for ", n, " ids of width ", c);
+  LLMTUNE_CHECK(out.numel() == n * c, "embedding: out ", out.str(), " for ", n, " ids of width ",
+                c);
   check_ids(ids, table.size(0));
   const int32_t* id = ids.data<int32_t>();
   float* o = out.data<float>();

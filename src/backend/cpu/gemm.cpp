@@ -60,8 +60,8 @@ void CpuBackend::gemm(Tensor& c, const Tensor& a, bool trans_a, const Tensor& b,
       sgemm(trans_a, true, m, nr, k, alpha, ap, lda, buf.data(), cols, beta, cp + r0, n);
     } else {
       const float* a_block = trans_a ? ap + r0 * lda : ap + r0;
-      sgemm(trans_a, false, m, n, nr, alpha, a_block, lda, buf.data(), cols,
-            r0 == 0 ? beta : 1.0f, cp, n);
+      sgemm(trans_a, false, m, n, nr, alpha, a_block, lda, buf.data(), cols, r0 == 0 ? beta : 1.0f,
+            cp, n);
     }
   }
 }

@@ -10,10 +10,10 @@ void CpuBackend::rope(Tensor& x, const Tensor& cos, const Tensor& sin, const Ten
   check_f32(sin, "rope sin");
   LLMTUNE_CHECK(x.dim() == 4, "rope x must be (B, T, H, D): ", x.str());
   const int64_t b = x.size(0), t = x.size(1), h = x.size(2), d = x.size(3), half = d / 2;
-  LLMTUNE_CHECK(d % 2 == 0 && cos.size(1) == half && cos.shape() == sin.shape(),
-                "rope tables ", cos.str(), " for head dim ", d);
-  LLMTUNE_CHECK(positions.dtype() == DType::I32 && positions.numel() == b * t,
-                "rope positions ", positions.str());
+  LLMTUNE_CHECK(d % 2 == 0 && cos.size(1) == half && cos.shape() == sin.shape(), "rope tables ",
+                cos.str(), " for head dim ", d);
+  LLMTUNE_CHECK(positions.dtype() == DType::I32 && positions.numel() == b * t, "rope positions ",
+                positions.str());
   const int32_t* pos = positions.data<int32_t>();
   const int64_t table = cos.size(0);
   for (int64_t i = 0; i < b * t; ++i) {

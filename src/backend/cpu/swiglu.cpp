@@ -15,8 +15,8 @@ void CpuBackend::swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& u
   for (int64_t i = 0; i < n; ++i) o[i] = g[i] * sigmoid_fast(g[i]) * u[i];
 }
 
-void CpuBackend::swiglu_backward(Tensor& dgate, Tensor& dup, const Tensor& dout,
-                                 const Tensor& gate, const Tensor& up) {
+void CpuBackend::swiglu_backward(Tensor& dgate, Tensor& dup, const Tensor& dout, const Tensor& gate,
+                                 const Tensor& up) {
   check_f32(dgate, "swiglu dgate");
   check_f32(dup, "swiglu dup");
   check_same_shape(dgate, gate, "swiglu backward");

@@ -1,0 +1,131 @@
+// Helpers shared by the io tests: a scratch directory per test, checks of thrown error
+// messages, bit-exact tensor comparison, raw safetensors bytes for malformed files, and edits
+// of saved safetensors files.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "io/safetensors.h"
+
+namespace llmtune::test {
+
+// A fresh directory under the system temp directory, removed with its contents at scope end.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    static std::atomic<int> counter{0};
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::temp_directory_path() / str("llmtune_io_",
+                                                         info != nullptr ? info->name() : "test",
+                                                         "_", ::getpid(), "_", counter++);
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  std::string path() const { return path_.string(); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  // The names of the directory's entries, sorted.
+  std::vector<std::string> listing() const {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(path_)) {
+      out.push_back(e.path().filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Success when `fn` throws llmtune::Error whose message holds every one of `parts` and is not
+// an internal check failure (a user-caused problem must be reported as such).
+inline ::testing::AssertionResult throws_error(const std::function<void()>& fn,
+                                               const std::vector<std::string>& parts) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    if (msg.find("internal error") != std::string::npos) {
+      return ::testing::AssertionFailure() << "reported as an internal check failure: " << msg;
+    }
+    for (const std::string& p : parts) {
+      if (msg.find(p) == std::string::npos) {
+        return ::testing::AssertionFailure() << "message \"" << msg << "\" lacks \"" << p << "\"";
+      }
+    }
+    return ::testing::AssertionSuccess() << msg;
+  } catch (const std::exception& e) {
+    return ::testing::AssertionFailure() << "threw a non-llmtune exception: " << e.what();
+  }
+  return ::testing::AssertionFailure() << "did not throw";
+}
+
+// The tensor's bytes, as stored.
+inline std::string tensor_bytes(const Tensor& t) {
+  std::string out(t.nbytes(), '\0');
+  t.copy_to_host(out.data());
+  return out;
+}
+
+// Success when both tensors have the same dtype, shape and bytes.
+inline ::testing::AssertionResult bit_equal(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype() || a.shape() != b.shape()) {
+    return ::testing::AssertionFailure() << a.str() << " vs " << b.str();
+  }
+  const std::string x = tensor_bytes(a), y = tensor_bytes(b);
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] != y[i]) {
+      return ::testing::AssertionFailure() << a.str() << ": first difference at byte " << i;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// A safetensors file from a header (used as given, unpadded) and a data buffer.
+inline std::string safetensors_bytes(const std::string& header, const std::string& data) {
+  std::string out;
+  uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  return out + header + data;
+}
+
+// Rewrites a safetensors file with `edit` applied to its tensors (copied out of the mapping).
+inline void rewrite(const std::string& path, const std::function<void(io::NamedTensors&)>& edit) {
+  io::NamedTensors tensors;
+  {
+    const auto file = io::SafetensorsFile::open(path);
+    for (const io::SafetensorsEntry& e : file->entries()) {
+      tensors.emplace_back(e.name, file->tensor(e.name).clone());
+    }
+  }
+  edit(tensors);
+  io::safetensors_write(path, tensors);
+}
+
+inline Tensor* find_tensor(io::NamedTensors& tensors, const std::string& name) {
+  for (auto& [n, t] : tensors) {
+    if (n == name) return &t;
+  }
+  ADD_FAILURE() << "no tensor " << name;
+  return nullptr;
+}
+
+}  // namespace llmtune::test
