@@ -22,7 +22,8 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
-	$(BUILD)/bench/train_step --peer bench/train_step_peer.py
+	$(BUILD)/bench/train_step --peer bench/train_step_peer.py --python $(PY)
+	$(BUILD)/bench/lora_memory --model mistral-7b --seq 256
 
 # Regenerates the PyTorch reference files the model tests compare against.
 reference: build

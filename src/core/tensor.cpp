@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/error.h"
 
@@ -202,7 +203,19 @@ Tensor Tensor::to(DType dtype) const {
 void Tensor::copy_(const Tensor& src) {
   LLMTUNE_CHECK(shape_ == src.shape_, "copy_ from ", src.str(), " into ", str());
   LLMTUNE_CHECK(is_contiguous(), "copy_ into non-contiguous ", str());
-  LLMTUNE_CHECK(device() == src.device(), "copy_ across devices");
+  if (device() != src.device()) {  // through the host: an upload, a download or both
+    LLMTUNE_CHECK(src.is_contiguous(), "copy_ of a strided tensor across devices");
+    std::vector<char> host(src.nbytes());
+    src.copy_to_host(host.data());
+    if (dtype_ != src.dtype_) {
+      std::vector<char> converted(nbytes());
+      convert_floats(converted.data(), dtype_, host.data(), src.dtype_,
+                     static_cast<size_t>(numel()));
+      host.swap(converted);
+    }
+    copy_from_host(host.data());
+    return;
+  }
   if (!src.is_contiguous()) {  // a strided view (a column slice): gather it row by row
     LLMTUNE_CHECK(device().is_cpu(), "strided copy on ", device().str());
     const int d = src.dim();

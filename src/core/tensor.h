@@ -93,7 +93,7 @@ class Tensor {
   Tensor to(DType dtype) const;
   Tensor clone() const { return to(dtype_); }
   // Copies src's elements into this contiguous tensor (same shape; float dtypes convert; a
-  // strided src is gathered, on the CPU).
+  // strided src is gathered, on the CPU; across devices the copy goes through the host).
   void copy_(const Tensor& src);
   void zero_();
 

@@ -26,8 +26,9 @@ void add_delta(Linear& lin, float sign) {
   ops::gemm(delta, l.b, false, l.a, false, sign * l.scale, 0.0f);
   if (lin.weight.dtype() == DType::F32) {
     ops::add(lin.weight, delta);
-  } else {
-    Tensor w = lin.weight.to(DType::F32);
+  } else {  // widen, add, round back: as PEFT merges into a bf16 weight
+    Tensor w = Tensor::empty(lin.weight.shape(), DType::F32, lin.weight.device());
+    ops::convert(w, lin.weight);
     ops::add(w, delta);
     ops::convert(lin.weight, w);
   }
