@@ -1,0 +1,96 @@
+// Writes what llmtune saves for each PyTorch reference case, for check_transformers.py to load
+// with the real Transformers and PEFT libraries:
+//   OUT/<case>/full_f32/      model_save of the reference weights (fp32, one file)
+//   OUT/<case>/full_sharded/  the same in several shards with model.safetensors.index.json
+//   OUT/<case>/full_bf16/     the same in bf16
+//   OUT/<case>/adapter/       adapter_save of the reference adapter after 3 LoRA training steps
+//   OUT/<case>/ours.safetensors  llmtune's logits for each: "full", "bf16", "lora", and the
+//                                adapter-trained "lora_trained", on the reference batch
+//
+//   interop_export REFERENCE_DIR OUT_DIR
+#include <cstdio>
+#include <filesystem>
+
+#include "io/hf_checkpoint.h"
+#include "io/peft_adapter.h"
+#include "io/safetensors.h"
+#include "train/step.h"
+
+using namespace llmtune;
+
+namespace {
+
+model::Batch batch_from(const io::SafetensorsFile& data, const std::string& prefix, int64_t index) {
+  const Tensor ids = data.tensor(prefix + "input_ids");
+  const int64_t t = ids.size(-1), rows = ids.size(-2), per = rows * t;
+  auto slice = [&](const std::string& name) {
+    const std::vector<int32_t> all = data.tensor(prefix + name).to_i32();
+    return std::vector<int32_t>(all.begin() + index * per, all.begin() + (index + 1) * per);
+  };
+  model::Batch b;
+  b.batch = rows;
+  b.seq = t;
+  b.input_ids = slice("input_ids");
+  b.attention_mask = slice("attention_mask");
+  b.labels = slice("labels");
+  return b;
+}
+
+void export_case(const std::string& ref, const std::string& out) {
+  std::filesystem::create_directories(out);
+  const auto data = io::SafetensorsFile::open(ref + "/data.safetensors");
+  const model::Batch batch = batch_from(*data, "", 0);
+  io::NamedTensors logits;
+
+  model::ModelOptions full;
+  auto m = io::model_load(ref, full);
+  logits.emplace_back("full", m->logits(batch));
+  io::model_save(*m, out + "/full_f32");
+  io::SaveOptions sharded;
+  sharded.max_shard_bytes = 60000;
+  io::model_save(*m, out + "/full_sharded", sharded);
+  io::SaveOptions bf16;
+  bf16.dtype = DType::BF16;
+  io::model_save(*m, out + "/full_bf16", bf16);
+  model::ModelOptions frozen16;
+  frozen16.frozen_dtype = DType::BF16;
+  logits.emplace_back("bf16", io::model_load(out + "/full_bf16", frozen16)->logits(batch));
+
+  model::ModelOptions lora;
+  lora.training = model::Training::kLora;
+  auto l = io::model_load(ref, lora);
+  io::adapter_load(*l, ref + "/adapter");
+  logits.emplace_back("lora", l->logits(batch));
+  train::AdamWOptions opt;
+  opt.lr = 1e-2;
+  train::AdamW adamw(l->trainable_parameters(), opt);
+  for (int step = 0; step < 3; ++step) {
+    const model::Batch micro[] = {batch_from(*data, "train.", 2 * step),
+                                  batch_from(*data, "train.", 2 * step + 1)};
+    train::StepConfig c;
+    c.lr = 1e-2;
+    train::train_step(*l, adamw, micro, c);
+  }
+  logits.emplace_back("lora_trained", l->logits(batch));
+  io::adapter_save(*l, out + "/adapter");
+  io::safetensors_write(out + "/ours.safetensors", logits);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: interop_export REFERENCE_DIR OUT_DIR\n");
+    return 2;
+  }
+  try {
+    for (const char* c : {"llama_gqa", "mistral_window", "llama_tied", "llama_linear"}) {
+      export_case(std::string(argv[1]) + "/" + c, std::string(argv[2]) + "/" + c);
+      std::printf("exported %s\n", c);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "interop_export: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
