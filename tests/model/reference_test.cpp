@@ -11,6 +11,7 @@
 #include "io/peft_adapter.h"
 #include "io/safetensors.h"
 #include "support/compare.h"
+#include "support/reference_data.h"
 #include "train/step.h"
 
 namespace llmtune {
@@ -41,24 +42,8 @@ struct Case {
   }
   Tensor want(const std::string& name) const { return expected->tensor(name); }
 
-  // Rows [row0, row0 + rows) of a (..., T) int tensor, flattened from index `outer`.
-  Batch batch(const std::string& prefix, int64_t outer = -1) const {
-    const Tensor ids = data->tensor(prefix + "input_ids");
-    const int64_t t = ids.size(-1);
-    const int64_t rows = ids.size(-2);
-    const int64_t per = rows * t;
-    auto slice = [&](const std::string& name) {
-      std::vector<int32_t> all = data->tensor(prefix + name).to_i32();
-      const int64_t start = outer < 0 ? 0 : outer * per;
-      return std::vector<int32_t>(all.begin() + start, all.begin() + start + per);
-    };
-    Batch b;
-    b.batch = rows;
-    b.seq = t;
-    b.input_ids = slice("input_ids");
-    b.attention_mask = slice("attention_mask");
-    b.labels = slice("labels");
-    return b;
+  Batch batch(const std::string& prefix, int64_t index = 0) const {
+    return test::reference_batch(*data, prefix, index);
   }
 };
 

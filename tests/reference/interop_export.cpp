@@ -14,32 +14,17 @@
 #include "io/hf_checkpoint.h"
 #include "io/peft_adapter.h"
 #include "io/safetensors.h"
+#include "support/reference_data.h"
 #include "train/step.h"
 
 using namespace llmtune;
 
 namespace {
 
-model::Batch batch_from(const io::SafetensorsFile& data, const std::string& prefix, int64_t index) {
-  const Tensor ids = data.tensor(prefix + "input_ids");
-  const int64_t t = ids.size(-1), rows = ids.size(-2), per = rows * t;
-  auto slice = [&](const std::string& name) {
-    const std::vector<int32_t> all = data.tensor(prefix + name).to_i32();
-    return std::vector<int32_t>(all.begin() + index * per, all.begin() + (index + 1) * per);
-  };
-  model::Batch b;
-  b.batch = rows;
-  b.seq = t;
-  b.input_ids = slice("input_ids");
-  b.attention_mask = slice("attention_mask");
-  b.labels = slice("labels");
-  return b;
-}
-
 void export_case(const std::string& ref, const std::string& out) {
   std::filesystem::create_directories(out);
   const auto data = io::SafetensorsFile::open(ref + "/data.safetensors");
-  const model::Batch batch = batch_from(*data, "", 0);
+  const model::Batch batch = test::reference_batch(*data, "");
   io::NamedTensors logits;
 
   model::ModelOptions full;
@@ -65,8 +50,8 @@ void export_case(const std::string& ref, const std::string& out) {
   opt.lr = 1e-2;
   train::AdamW adamw(l->trainable_parameters(), opt);
   for (int step = 0; step < 3; ++step) {
-    const model::Batch micro[] = {batch_from(*data, "train.", 2 * step),
-                                  batch_from(*data, "train.", 2 * step + 1)};
+    const model::Batch micro[] = {test::reference_batch(*data, "train.", 2 * step),
+                                  test::reference_batch(*data, "train.", 2 * step + 1)};
     train::StepConfig c;
     c.lr = 1e-2;
     train::train_step(*l, adamw, micro, c);
