@@ -2,11 +2,14 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <new>
+#include <unordered_map>
 
 #include "core/error.h"
 
@@ -18,29 +21,32 @@ std::string Device::str() const {
 
 namespace {
 
-// CPU memory: 64-byte aligned. Blocks of 64 KiB and more are cached by size and reused, because
-// a training step frees and re-allocates the same large activations every step, and fresh
-// pages cost a page fault and a zeroing each.
+// CPU memory: 64-byte aligned. Blocks of 64 KiB and more are cached and reused, because a
+// training step frees and re-allocates the same large activations every step, and fresh pages
+// cost a page fault and a zeroing each. A request takes the smallest cached block that fits
+// with at most a quarter to spare (batches of varying length still reuse blocks), and the cache
+// is trimmed, largest blocks first, when it outgrows max(2 GiB, a quarter of the peak in use).
 class CpuMemory final : public DeviceMemory {
  public:
   static constexpr size_t kAlign = 64;
   static constexpr size_t kCacheMin = 64 << 10;
+  static constexpr size_t kCacheFloor = size_t{2} << 30;
 
   ~CpuMemory() override { release_cached(); }
 
   void* allocate(size_t bytes) override {
     const size_t size = round_up(bytes == 0 ? 1 : bytes);
-    {
+    if (size >= kCacheMin) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (size >= kCacheMin) {
-        auto it = free_.find(size);
-        if (it != free_.end()) {
-          void* p = it->second;
-          free_.erase(it);
-          stats_.cached -= size;
-          note_alloc(size);
-          return p;
-        }
+      auto it = free_.lower_bound(size);
+      if (it != free_.end() && it->first <= size + size / 4) {
+        const size_t block = it->first;
+        void* p = it->second;
+        free_.erase(it);
+        stats_.cached -= block;
+        blocks_[p] = block;
+        note_alloc(block);
+        return p;
       }
     }
     void* p = std::aligned_alloc(kAlign, size);
@@ -50,20 +56,31 @@ class CpuMemory final : public DeviceMemory {
       if (p == nullptr) throw Error(str("out of CPU memory allocating ", size, " bytes"));
     }
     std::lock_guard<std::mutex> lock(mu_);
+    if (size >= kCacheMin) blocks_[p] = size;
     note_alloc(size);
     return p;
   }
 
   void deallocate(void* ptr, size_t bytes) override {
     if (ptr == nullptr) return;
-    const size_t size = round_up(bytes == 0 ? 1 : bytes);
     std::lock_guard<std::mutex> lock(mu_);
-    stats_.in_use -= size;
-    if (size >= kCacheMin) {
-      free_.emplace(size, ptr);
-      stats_.cached += size;
-    } else {
+    auto it = blocks_.find(ptr);
+    if (it == blocks_.end()) {  // a small block
+      stats_.in_use -= round_up(bytes == 0 ? 1 : bytes);
       std::free(ptr);
+      return;
+    }
+    const size_t block = it->second;
+    blocks_.erase(it);
+    stats_.in_use -= block;
+    free_.emplace(block, ptr);
+    stats_.cached += block;
+    const size_t limit = std::max(kCacheFloor, stats_.peak / 4);
+    while (stats_.cached > limit) {
+      auto largest = std::prev(free_.end());
+      stats_.cached -= largest->first;
+      std::free(largest->second);
+      free_.erase(largest);
     }
   }
 
@@ -113,7 +130,8 @@ class CpuMemory final : public DeviceMemory {
   }
 
   mutable std::mutex mu_;
-  std::multimap<size_t, void*> free_;
+  std::multimap<size_t, void*> free_;         // cached blocks by size
+  std::unordered_map<void*, size_t> blocks_;  // live cacheable blocks and their sizes
   MemoryStats stats_;
 };
 

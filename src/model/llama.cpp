@@ -192,9 +192,9 @@ void LlamaModel::zero_grad() {
   for (ParamRef& p : trainable_parameters()) p.grad->zero_();
 }
 
-size_t LlamaModel::parameter_bytes() const {
+size_t LlamaModel::parameter_bytes() {
   size_t total = 0;
-  for (ParamRef& p : const_cast<LlamaModel*>(this)->parameters()) {
+  for (ParamRef& p : parameters()) {
     total += p.value->nbytes() + (p.grad ? p.grad->nbytes() : 0);
   }
   return total;

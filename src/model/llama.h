@@ -93,7 +93,7 @@ class LlamaModel {
   void zero_grad();
 
   // Bytes of parameter, gradient and adapter memory.
-  size_t parameter_bytes() const;
+  size_t parameter_bytes();
 
  private:
   struct Layer;

@@ -27,6 +27,21 @@ LlamaModel::Context LlamaModel::make_context(const Batch& batch, bool train,
   ctx.n = ctx.b * ctx.t;
   ctx.train = train;
   if (step) ctx.step = *step;
+  // Bad ids or labels are refused here, before any work, so a failed call changes nothing.
+  const int64_t vocab = config_.vocab_size;
+  for (int64_t i = 0; i < ctx.n; ++i) {
+    const int32_t id = batch.input_ids[i];
+    if (id < 0 || id >= vocab) {
+      throw Error(str("input_ids[", i / ctx.t, "][", i % ctx.t, "] = ", id,
+                      " is outside the vocabulary [0, ", vocab,
+                      "); the tokenizer and the model's vocab_size do not match"));
+    }
+    const int32_t label = batch.labels.empty() ? -100 : batch.labels[i];
+    if (label != -100 && (label < 0 || label >= vocab)) {
+      throw Error(str("labels[", i / ctx.t, "][", i % ctx.t, "] = ", label,
+                      " is outside the vocabulary [0, ", vocab, ") and is not -100 (ignored)"));
+    }
+  }
   ctx.ids = Tensor::from_i32(batch.input_ids, {ctx.n}, dev);
 
   std::vector<int32_t> positions = batch.position_ids;
@@ -270,14 +285,20 @@ Tensor LlamaModel::forward(const Batch& batch, const StepOptions& step) {
   if (options_.training == Training::kNone) {
     throw Error("forward() trains: build the model with Training::kFull or kLora");
   }
-  if (!(step.grad_scale > 0.0f))
+  if (options_.training == Training::kLora && !has_lora()) {
+    throw Error("nothing to train: a Training::kLora model needs add_lora() or adapter_load()");
+  }
+  if (!(step.grad_scale > 0.0f)) {
     throw Error(str("grad_scale must be positive, got ", step.grad_scale));
+  }
   LLMTUNE_CHECK(ctx_ == nullptr, "forward() called twice without backward()");
-  ctx_ = std::make_unique<Context>(make_context(batch, true, &step));
+  auto ctx = std::make_unique<Context>(make_context(batch, true, &step));  // validates the batch
   saved_.assign(layers_.size(), Saved{});
-  final_x_ = run_layers(*ctx_, true);
+  final_x_ = run_layers(*ctx, true);
   Tensor normed = final_norm(final_x_, &final_rstd_);
-  return head_loss(normed, *ctx_, &final_dnormed_);
+  Tensor loss = head_loss(normed, *ctx, &final_dnormed_);
+  ctx_ = std::move(ctx);
+  return loss;
 }
 
 void LlamaModel::backward() {
