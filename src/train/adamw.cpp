@@ -32,14 +32,10 @@ void AdamW::step(double lr) {
 
 double grad_norm(const std::vector<model::ParamRef>& params) {
   if (params.empty()) return 0.0;
+  // One device scalar for all parameters: a single read back, not one per tensor.
   Tensor acc = Tensor::zeros({1}, DType::F32, params[0].grad->device());
-  double total = 0.0;
-  for (const model::ParamRef& p : params) {
-    acc.zero_();
-    ops::sum_squares(acc, *p.grad);
-    total += acc.item();
-  }
-  return std::sqrt(total);
+  for (const model::ParamRef& p : params) ops::sum_squares(acc, *p.grad);
+  return std::sqrt(static_cast<double>(acc.item()));
 }
 
 double clip_grad_norm(const std::vector<model::ParamRef>& params, double max_norm) {

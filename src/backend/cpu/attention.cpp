@@ -56,6 +56,15 @@ Block block_at(int64_t blk, int64_t t, int64_t window) {
   return b;
 }
 
+// Per-thread score buffers that live as long as the (pooled) OpenMP thread, so long sequences
+// do not map fresh pages on every call.
+std::vector<float>& scratch(int which, int64_t floats) {
+  thread_local std::vector<float> buffers[3];
+  std::vector<float>& b = buffers[which];
+  if (b.size() < static_cast<size_t>(floats)) b.resize(static_cast<size_t>(floats));
+  return b;
+}
+
 // Whether key j is visible to query i, given this batch row's padding (null: none).
 inline bool visible(int64_t i, int64_t j, int64_t window, const int32_t* pad) {
   return j <= i && (window == 0 || j > i - window) && (pad == nullptr || pad[j] != 0);
@@ -81,7 +90,7 @@ void CpuBackend::attention_forward(Tensor& out, Tensor& lse, const Tensor& q, co
   const int64_t window = mask.window;
 #pragma omp parallel
   {
-    std::vector<float> s(static_cast<size_t>(kQueryBlock * d.t));
+    std::vector<float>& s = scratch(0, kQueryBlock * d.t);
 #pragma omp for collapse(3) schedule(dynamic)
     for (int64_t b = 0; b < d.b; ++b) {
       for (int64_t h = 0; h < d.hq; ++h) {
@@ -155,9 +164,9 @@ void CpuBackend::attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Te
   // One task per (batch row, kv head) owns that head's dk and dv, so nothing races.
 #pragma omp parallel
   {
-    std::vector<float> p(static_cast<size_t>(kQueryBlock * d.t));
-    std::vector<float> dp(static_cast<size_t>(kQueryBlock * d.t));
-    std::vector<float> delta(static_cast<size_t>(kQueryBlock));
+    std::vector<float>& p = scratch(0, kQueryBlock * d.t);
+    std::vector<float>& dp = scratch(1, kQueryBlock * d.t);
+    std::vector<float>& delta = scratch(2, kQueryBlock);
 #pragma omp for collapse(2) schedule(dynamic)
     for (int64_t b = 0; b < d.b; ++b) {
       for (int64_t g = 0; g < d.hkv; ++g) {

@@ -49,19 +49,20 @@ void CpuBackend::gemm(Tensor& c, const Tensor& a, bool trans_a, const Tensor& b,
   // (y = x Wᵀ), and slices of the inner dimension otherwise (dx = dy W).
   const int64_t rows = b.size(0), cols = b.size(1);
   const int64_t block = std::max<int64_t>(16, kWidenFloats / cols);
-  std::vector<float> buf(static_cast<size_t>(std::min(block, rows) * cols));
+  // From the device cache: a fresh 8 MiB buffer per call would page-fault on every layer.
+  Tensor scratch = Tensor::empty({std::min(block, rows), cols}, DType::F32, c.device());
+  float* buf = scratch.data<float>();
   const char* bp = static_cast<const char*>(b.raw());
   const size_t esize = dtype_size(b.dtype());
   for (int64_t r0 = 0; r0 < rows; r0 += block) {
     const int64_t nr = std::min(block, rows - r0);
-    convert_floats(buf.data(), DType::F32, bp + r0 * cols * esize, b.dtype(),
+    convert_floats(buf, DType::F32, bp + r0 * cols * esize, b.dtype(),
                    static_cast<size_t>(nr * cols));
     if (trans_b) {
-      sgemm(trans_a, true, m, nr, k, alpha, ap, lda, buf.data(), cols, beta, cp + r0, n);
+      sgemm(trans_a, true, m, nr, k, alpha, ap, lda, buf, cols, beta, cp + r0, n);
     } else {
       const float* a_block = trans_a ? ap + r0 * lda : ap + r0;
-      sgemm(trans_a, false, m, n, nr, alpha, a_block, lda, buf.data(), cols, r0 == 0 ? beta : 1.0f,
-            cp, n);
+      sgemm(trans_a, false, m, n, nr, alpha, a_block, lda, buf, cols, r0 == 0 ? beta : 1.0f, cp, n);
     }
   }
 }
