@@ -23,6 +23,9 @@ test: build
 
 bench: build
 	$(BUILD)/bench/train_step --peer bench/train_step_peer.py --python $(PY)
+	$(PY) tests/text/make_tokenizer_reference.py --shared $(SHARED) --out $(BUILD)/text >/dev/null
+	$(BUILD)/bench/tokenize --tokenizer $(SHARED)/fixtures/llama2-tokenizer \
+	  --corpus $(BUILD)/text/corpus.jsonl --peer bench/tokenize_peer.py --python $(PY)
 	$(BUILD)/bench/lora_memory --model mistral-7b --seq 256
 
 # Regenerates the PyTorch reference files the model tests compare against.

@@ -7,10 +7,14 @@ packages=(
   g++ cmake make pkg-config git
   libopenblas-openmp-dev   # sgemm; the OpenMP build shares our thread pool
   nlohmann-json3-dev       # JSON: safetensors headers, config.json, adapter_config.json
+  libsentencepiece-dev     # tokenizer.model files, and training the demo's tokenizer
+  libpcre2-dev             # Unicode regular expressions of tokenizer.json pre-tokenizers
+  libcli11-dev             # the llmtune command line
   libgtest-dev libgmock-dev
   libbenchmark-dev
   clang-format
   python3 python3-torch    # the independent PyTorch oracle (tests/reference, bench peers)
+  python3-sentencepiece python3-regex python3-jinja2  # tokenizer and chat-template oracles
 )
 
 missing=()

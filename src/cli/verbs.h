@@ -1,0 +1,11 @@
+// The verbs of the llmtune program; each file registers one with the CLI11 app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace llmtune::cli {
+
+// `llmtune tokenize`: ids and pieces of a text, the text of ids, a rendered chat.
+void add_tokenize(CLI::App& app);
+
+}  // namespace llmtune::cli

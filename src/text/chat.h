@@ -1,0 +1,43 @@
+// Conversations through a model's chat template, as Transformers' apply_chat_template does.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "text/tokenizer.h"
+
+namespace llmtune::text {
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+};
+
+struct ChatOptions {
+  bool add_generation_prompt = false;
+  // The template to use instead of the tokenizer's own (the blog's ChatML for TinyLlama, say).
+  std::string template_override;
+  // When the template refuses a system message (Mistral-7B-Instruct's raises), prepend the
+  // system text to the first user turn as "{system}\n{user}", as the reference workflow does.
+  bool merge_rejected_system = true;
+};
+
+// The rendered text (apply_chat_template(..., tokenize=False)). The template sees messages,
+// add_generation_prompt and the special tokens (bos_token, eos_token, unk_token, pad_token).
+// Throws llmtune::Error when the tokenizer has no template, and jinja::TemplateRaised when the
+// template rejects the conversation.
+std::string apply_chat_template(const Tokenizer& tokenizer,
+                                const std::vector<ChatMessage>& messages,
+                                const ChatOptions& options = {});
+
+// The ids of the rendered text, as apply_chat_template(..., tokenize=True): special tokens in the
+// text are parsed and none are added around it (so the template's own "<s>" is the only BOS).
+std::vector<int32_t> encode_chat(const Tokenizer& tokenizer,
+                                 const std::vector<ChatMessage>& messages,
+                                 const ChatOptions& options = {});
+
+// Reads [{"role": ..., "content": ...}, ...] (or {"messages": [...]}) from a JSON file.
+std::vector<ChatMessage> chat_load(const std::string& path);
+
+}  // namespace llmtune::text

@@ -1,0 +1,63 @@
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "text/regex.h"
+
+#include <pcre2.h>
+
+#include <mutex>
+
+#include "core/error.h"
+
+namespace llmtune::text {
+
+struct Regex::Impl {
+  pcre2_code* code = nullptr;
+  std::string pattern;
+};
+
+Regex::Regex(const std::string& pattern) : impl_(std::make_unique<Impl>()) {
+  impl_->pattern = pattern;
+  int error = 0;
+  PCRE2_SIZE offset = 0;
+  impl_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                              PCRE2_UTF | PCRE2_UCP, &error, &offset, nullptr);
+  if (impl_->code == nullptr) {
+    PCRE2_UCHAR message[256];
+    pcre2_get_error_message(error, message, sizeof message);
+    throw Error(str("regular expression ", pattern, " does not compile at offset ", offset, ": ",
+                    reinterpret_cast<const char*>(message)));
+  }
+  pcre2_jit_compile(impl_->code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if absent
+}
+
+Regex::~Regex() {
+  if (impl_ && impl_->code) pcre2_code_free(impl_->code);
+}
+
+std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view s) const {
+  std::vector<std::pair<size_t, size_t>> out;
+  // Match data per thread and pattern size; creating it per call would dominate short inputs.
+  thread_local std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> data(
+      pcre2_match_data_create(32, nullptr), &pcre2_match_data_free);
+  size_t start = 0;
+  while (start <= s.size()) {
+    const int rc = pcre2_match(impl_->code, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), start,
+                               start > 0 ? PCRE2_NO_UTF_CHECK : 0, data.get(), nullptr);
+    if (rc == PCRE2_ERROR_NOMATCH) break;
+    if (rc < 0)
+      throw Error(str("regular expression ", impl_->pattern, " failed on the text (", rc, ")"));
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(data.get());
+    const size_t b = ov[0], e = ov[1];
+    if (e == b) {  // an empty match: step over one character
+      if (b >= s.size()) break;
+      size_t next = b + 1;
+      while (next < s.size() && (static_cast<unsigned char>(s[next]) & 0xC0) == 0x80) ++next;
+      start = next;
+      continue;
+    }
+    out.emplace_back(b, e);
+    start = e;
+  }
+  return out;
+}
+
+}  // namespace llmtune::text

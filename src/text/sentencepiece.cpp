@@ -1,0 +1,236 @@
+#include "text/sentencepiece.h"
+
+#include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
+
+#include "core/error.h"
+#include "io/files.h"
+#include "text/utf8.h"
+
+namespace llmtune::text {
+
+namespace {
+
+// --- A minimal protobuf edit: NormalizerSpec.add_dummy_prefix (ModelProto field 3, field 3).
+// Transformers' non-legacy LlamaTokenizer loads the model with that flag cleared and adds the
+// prefix itself; llmtune does the same without the protobuf headers Debian does not ship.
+
+uint64_t read_varint(const std::string& s, size_t* i) {
+  uint64_t v = 0;
+  for (int shift = 0; *i < s.size() && shift < 64; shift += 7) {
+    const uint8_t b = static_cast<uint8_t>(s[(*i)++]);
+    v |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if (!(b & 0x80)) return v;
+  }
+  throw Error("tokenizer.model is not a valid SentencePiece model (bad varint)");
+}
+
+void write_varint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+// Rewrites the fields of a message; `edit` sees each length-delimited field and may replace it.
+std::string rewrite(const std::string& msg, int field, bool value, bool nested) {
+  std::string out;
+  bool found = false;
+  for (size_t i = 0; i < msg.size();) {
+    const size_t start = i;
+    const uint64_t tag = read_varint(msg, &i);
+    const int f = static_cast<int>(tag >> 3), wire = static_cast<int>(tag & 7);
+    if (wire == 0) {
+      read_varint(msg, &i);
+      if (!nested && f == field) continue;  // dropped: re-added below
+    } else if (wire == 1) {
+      i += 8;
+    } else if (wire == 5) {
+      i += 4;
+    } else if (wire == 2) {
+      const uint64_t len = read_varint(msg, &i);
+      if (i + len > msg.size()) throw Error("tokenizer.model is truncated");
+      if (nested && f == 3) {  // ModelProto.normalizer_spec
+        const std::string inner = rewrite(msg.substr(i, len), field, value, false);
+        write_varint(&out, tag);
+        write_varint(&out, inner.size());
+        out += inner;
+        i += len;
+        found = true;
+        continue;
+      }
+      i += len;
+    } else {
+      throw Error("tokenizer.model is not a valid SentencePiece model (wire type)");
+    }
+    if (i > msg.size()) throw Error("tokenizer.model is truncated");
+    out.append(msg, start, i - start);
+  }
+  if (!nested) {
+    write_varint(&out, (static_cast<uint64_t>(field) << 3) | 0);
+    write_varint(&out, value ? 1 : 0);
+  } else if (!found) {
+    std::string inner;
+    write_varint(&inner, (static_cast<uint64_t>(field) << 3) | 0);
+    write_varint(&inner, value ? 1 : 0);
+    write_varint(&out, (3 << 3) | 2);
+    write_varint(&out, inner.size());
+    out += inner;
+  }
+  return out;
+}
+
+class SentencePieceTokenizer final : public Tokenizer {
+ public:
+  SentencePieceTokenizer(const std::string& path, const Config& config) : path_(path) {
+    config_ = config;
+    std::string model = io::read_file(path);
+    // The prefix "▁" is added here (always for legacy, only at the start otherwise), so the
+    // processor never adds its own.
+    model = rewrite(model, 3, false, true);
+    const auto status = sp_.LoadFromSerializedProto(model);
+    if (!status.ok()) throw Error(str(path, ": not a SentencePiece model: ", status.ToString()));
+    for (int id = 0; id < sp_.GetPieceSize(); ++id) {
+      if (sp_.IsControl(id) || sp_.IsUnknown(id)) {
+        AddedToken t;
+        t.id = id;
+        t.content = sp_.IdToPiece(id);
+        t.special = true;
+        added_.add(t);
+      }
+    }
+  }
+
+  const char* kind() const override { return "sentencepiece"; }
+
+ protected:
+  void encode_piece(std::string_view piece, bool at_start,
+                    std::vector<int32_t>* out) const override {
+    if (piece.empty()) return;
+    std::string text;
+    if (config_.legacy || at_start) text = " ";
+    text.append(piece);
+    std::vector<int> ids;
+    const auto status = sp_.Encode(text, &ids);
+    if (!status.ok())
+      throw Error(str(path_, ": SentencePiece failed to encode: ", status.ToString()));
+    out->insert(out->end(), ids.begin(), ids.end());
+  }
+
+  void special_wrap(std::vector<int32_t>* before, std::vector<int32_t>* after) const override {
+    // LlamaTokenizer's defaults; tokenizer_config.json's add_bos_token/add_eos_token override.
+    before->assign(1, sp_.bos_id());
+    after->clear();
+    if (sp_.bos_id() < 0) before->clear();
+  }
+
+  std::string decode_ids(std::span<const int32_t> ids) const override {
+    // What the converted tokenizer.json's decoder does: "▁" -> " ", <0xXX> runs -> UTF-8 (one
+    // U+FFFD per byte of an invalid run), join, strip one leading space.
+    std::string out, bytes;
+    size_t nbytes = 0;
+    auto flush = [&] {
+      if (nbytes == 0) return;
+      if (utf8_valid(bytes))
+        out += bytes;
+      else
+        for (size_t i = 0; i < nbytes; ++i) out += "\xEF\xBF\xBD";
+      bytes.clear();
+      nbytes = 0;
+    };
+    for (int32_t id : ids) {
+      if (sp_.IsByte(id)) {
+        const std::string& p = sp_.IdToPiece(id);  // "<0xAB>"
+        bytes.push_back(static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16)));
+        ++nbytes;
+        continue;
+      }
+      flush();
+      const std::string& p = id_to_token_ref(id);
+      for (size_t i = 0; i < p.size();) {
+        if (p.compare(i, 3, "\u2581") == 0) {
+          out.push_back(' ');
+          i += 3;
+        } else {
+          out.push_back(p[i++]);
+        }
+      }
+    }
+    flush();
+    if (!out.empty() && out[0] == ' ') out.erase(0, 1);
+    return out;
+  }
+
+  int32_t model_token_to_id(std::string_view token) const override {
+    const int id = sp_.PieceToId(token);
+    // PieceToId answers unk_id for unknown pieces; only <unk> itself maps there.
+    return id == sp_.unk_id() && token != sp_.IdToPiece(id) ? -1 : id;
+  }
+  std::string model_id_to_token(int32_t id) const override { return id_to_token_ref(id); }
+  int64_t model_vocab_size() const override { return sp_.GetPieceSize(); }
+
+ private:
+  const std::string& id_to_token_ref(int32_t id) const {
+    if (id < 0 || id >= sp_.GetPieceSize()) {
+      throw Error(str("token id ", id, " is outside the vocabulary [0, ", sp_.GetPieceSize(), ")"));
+    }
+    return sp_.IdToPiece(id);
+  }
+
+  std::string path_;
+  sentencepiece::SentencePieceProcessor sp_;
+};
+
+class LinesIterator final : public sentencepiece::SentenceIterator {
+ public:
+  explicit LinesIterator(const std::vector<std::string>& lines) : lines_(lines) {}
+  bool done() const override { return i_ >= lines_.size(); }
+  void Next() override { ++i_; }
+  const std::string& value() const override { return lines_[i_]; }
+  sentencepiece::util::Status status() const override { return {}; }
+
+ private:
+  const std::vector<std::string>& lines_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> sentencepiece_load(const std::string& path,
+                                              const Tokenizer::Config& config) {
+  return std::make_unique<SentencePieceTokenizer>(path, config);
+}
+
+void sentencepiece_train(const std::vector<std::string>& lines, const SentencePieceTrainOptions& o,
+                         const std::string& path) {
+  if (lines.empty()) throw Error("cannot train a SentencePiece model on no text");
+  if (o.model_type != "bpe" && o.model_type != "unigram") {
+    throw Error(str("SentencePiece model_type \"", o.model_type, "\" must be bpe or unigram"));
+  }
+  const std::unordered_map<std::string, std::string> args = {
+      {"model_type", o.model_type},
+      {"vocab_size", std::to_string(o.vocab_size)},
+      {"byte_fallback", o.byte_fallback ? "true" : "false"},
+      {"split_digits", o.split_digits ? "true" : "false"},
+      {"character_coverage", std::to_string(o.character_coverage)},
+      {"unk_id", "0"},
+      {"bos_id", "1"},
+      {"eos_id", "2"},
+      {"pad_id", "-1"},
+      {"num_threads", "1"},
+      {"add_dummy_prefix", "true"},
+      {"remove_extra_whitespaces", "false"},
+      {"allow_whitespace_only_pieces", "true"},
+      {"normalization_rule_name", "identity"},
+      {"hard_vocab_limit", "false"},
+      {"minloglevel", "2"},
+  };
+  LinesIterator it(lines);
+  std::string model;
+  const auto status = sentencepiece::SentencePieceTrainer::Train(args, &it, &model);
+  if (!status.ok()) throw Error(str("SentencePiece training failed: ", status.ToString()));
+  io::write_file_atomic(path, model);
+}
+
+}  // namespace llmtune::text

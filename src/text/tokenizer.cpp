@@ -1,0 +1,182 @@
+#include "text/tokenizer.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "io/files.h"
+#include "text/hf_tokenizer.h"
+#include "text/sentencepiece.h"
+#include "text/utf8.h"
+
+namespace llmtune::text {
+
+namespace {
+
+using nlohmann::json;
+
+// A special token in tokenizer_config.json: a string, or an AddedToken dict {"content": ...}.
+std::string token_string(const json& j) {
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_object() && j.contains("content") && j["content"].is_string()) {
+    return j["content"].get<std::string>();
+  }
+  return "";
+}
+
+}  // namespace
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
+  if (!utf8_valid(text)) throw Error("text to encode is not valid UTF-8");
+  std::vector<int32_t> before, after, out;
+  if (options.add_special_tokens) {
+    if (config_.add_bos_token.has_value() || config_.add_eos_token.has_value()) {
+      if (config_.add_bos_token.value_or(true) && special_.bos >= 0) before.push_back(special_.bos);
+      if (config_.add_eos_token.value_or(false) && special_.eos >= 0) after.push_back(special_.eos);
+    } else {
+      special_wrap(&before, &after);
+    }
+  }
+  out = before;
+  for (const Segment& seg : added_.split(text, 0, /*normalized=*/false, options.parse_special)) {
+    if (seg.id >= 0)
+      out.push_back(seg.id);
+    else
+      encode_piece(seg.text, seg.offset == 0, &out);
+  }
+  out.insert(out.end(), after.begin(), after.end());
+  return out;
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
+  std::vector<int32_t> kept;
+  kept.reserve(ids.size());
+  for (int32_t id : ids) {
+    if (id < 0 || id >= vocab_size()) {
+      throw Error(str("token id ", id, " is outside the vocabulary [0, ", vocab_size(), ")"));
+    }
+    if (!(skip_special_tokens && added_.is_special(id))) kept.push_back(id);
+  }
+  return decode_ids(kept);
+}
+
+int32_t Tokenizer::token_to_id(std::string_view token) const {
+  if (const AddedToken* t = added_.find(token)) return t->id;
+  return model_token_to_id(token);
+}
+
+std::string Tokenizer::id_to_token(int32_t id) const {
+  if (const AddedToken* t = added_.find(id)) return t->content;
+  if (id < 0 || id >= model_vocab_size()) {
+    throw Error(str("token id ", id, " is outside the vocabulary [0, ", vocab_size(), ")"));
+  }
+  return model_id_to_token(id);
+}
+
+int64_t Tokenizer::vocab_size() const {
+  int64_t n = model_vocab_size();
+  for (const AddedToken& t : added_.tokens()) n = std::max<int64_t>(n, t.id + 1);
+  return n;
+}
+
+std::unique_ptr<Tokenizer> tokenizer_load(const std::string& dir, const TokenizerOptions& options) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(dir))
+    throw Error(str(dir, ": not a directory (expected a model directory with a tokenizer)"));
+  const std::string config_path = io::path_join(dir, "tokenizer_config.json");
+  json config = json::object();
+  if (fs::exists(config_path)) config = io::read_json(config_path);
+  if (!config.is_object()) throw Error(str(config_path, ": expected a JSON object"));
+
+  Tokenizer::Config rules;
+  const std::string cls = config.value("tokenizer_class", "");
+  // Transformers applies add_bos_token/add_eos_token for its Llama tokenizers (their
+  // post-processor is rebuilt from them); other classes keep tokenizer.json's post-processor.
+  const bool llama_rules =
+      cls.find("Llama") != std::string::npos || cls.find("Gemma") != std::string::npos;
+  if (llama_rules || !fs::exists(io::path_join(dir, "tokenizer.json"))) {
+    if (config.contains("add_bos_token") && config["add_bos_token"].is_boolean()) {
+      rules.add_bos_token = config["add_bos_token"].get<bool>();
+    }
+    if (config.contains("add_eos_token") && config["add_eos_token"].is_boolean()) {
+      rules.add_eos_token = config["add_eos_token"].get<bool>();
+    }
+  }
+  if (config.contains("legacy") && config["legacy"].is_boolean())
+    rules.legacy = config["legacy"].get<bool>();
+
+  const std::string json_path = io::path_join(dir, "tokenizer.json");
+  const std::string model_path = io::path_join(dir, "tokenizer.model");
+  std::unique_ptr<Tokenizer> t;
+  const std::string& backend = options.backend;
+  if (backend != "auto" && backend != "tokenizer.json" && backend != "sentencepiece") {
+    throw Error(
+        str("tokenizer backend \"", backend, "\" must be auto, tokenizer.json or sentencepiece"));
+  }
+  if ((backend == "auto" && fs::exists(json_path)) || backend == "tokenizer.json") {
+    if (!fs::exists(json_path)) throw Error(str(dir, ": no tokenizer.json"));
+    t = hf_tokenizer_load(json_path, rules);
+  } else if (fs::exists(model_path)) {
+    t = sentencepiece_load(model_path, rules);
+  } else {
+    throw Error(str(
+        dir, ": no tokenizer.json or tokenizer.model; is this a Hugging Face model directory?"));
+  }
+
+  // Added tokens declared only in tokenizer_config.json (the .model path has no other source).
+  if (config.contains("added_tokens_decoder") && config["added_tokens_decoder"].is_object()) {
+    for (auto& [id, tok] : config["added_tokens_decoder"].items()) {
+      AddedToken a;
+      a.id = std::stoi(id);
+      a.content = tok.at("content").get<std::string>();
+      a.special = tok.value("special", false);
+      a.lstrip = tok.value("lstrip", false);
+      a.rstrip = tok.value("rstrip", false);
+      a.single_word = tok.value("single_word", false);
+      a.normalized = tok.value("normalized", !a.special);
+      if (!t->added_.find(a.id)) t->added_.add(a);
+    }
+  }
+
+  // Special tokens: tokenizer_config.json names them; their ids come from the vocabulary.
+  SpecialTokens& s = t->special_;
+  auto resolve = [&](const char* key, const std::string& fallback, std::string* name, int32_t* id) {
+    std::string content = config.contains(key) ? token_string(config[key]) : fallback;
+    if (content.empty()) return;
+    const int32_t i = t->token_to_id(content);
+    if (i < 0)
+      throw Error(str(config_path, ": ", key, " \"", content, "\" is not in the vocabulary"));
+    *name = content;
+    *id = i;
+  };
+  const bool sp_defaults = t->kind() == std::string("sentencepiece");
+  resolve("bos_token", sp_defaults ? "<s>" : "", &s.bos_token, &s.bos);
+  resolve("eos_token", sp_defaults ? "</s>" : "", &s.eos_token, &s.eos);
+  resolve("unk_token", sp_defaults ? "<unk>" : "", &s.unk_token, &s.unk);
+  resolve("pad_token", "", &s.pad_token, &s.pad);
+  if (s.pad < 0) {
+    std::string pad = options.pad_token;
+    if (pad.empty()) pad = s.unk >= 0 ? s.unk_token : (t->token_to_id("<pad>") >= 0 ? "<pad>" : "");
+    if (!pad.empty()) {
+      s.pad = t->token_to_id(pad);
+      if (s.pad < 0) throw Error(str("pad token \"", pad, "\" is not in the vocabulary of ", dir));
+      s.pad_token = pad;
+    }
+  }
+
+  // The chat template: tokenizer_config.json's (a string, or a list of named templates), or a
+  // chat_template.jinja file beside it, as newer Transformers saves.
+  const std::string jinja_path = io::path_join(dir, "chat_template.jinja");
+  if (config.contains("chat_template") && config["chat_template"].is_string()) {
+    t->chat_template_ = config["chat_template"].get<std::string>();
+  } else if (config.contains("chat_template") && config["chat_template"].is_array()) {
+    for (const json& named : config["chat_template"]) {
+      if (named.value("name", "") == "default")
+        t->chat_template_ = named.at("template").get<std::string>();
+    }
+  } else if (fs::exists(jinja_path)) {
+    t->chat_template_ = io::read_file(jinja_path);
+  }
+  return t;
+}
+
+}  // namespace llmtune::text

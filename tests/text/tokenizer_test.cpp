@@ -1,0 +1,274 @@
+// Tokenizers against their reference libraries: python3-sentencepiece's ids for the Llama 2 and
+// Mistral models on a generated corpus (both through tokenizer.model and through our own
+// tokenizer.json implementation), Transformers' legacy special-token handling, an independent
+// byte-level BPE encoder (Llama 3 style), and the errors a user meets.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "io/files.h"
+#include "support/compare.h"
+#include "text/tokenizer.h"
+
+namespace llmtune::text {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kRef = LLMTUNE_TEXT_REFERENCE_DIR;
+
+std::string fixture(const std::string& name) {
+  return test::shared_dir() + "/fixtures/" + name;
+}
+
+std::vector<json> read_jsonl(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<json> out;
+  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
+  return out;
+}
+
+// Corpus lines (or special.jsonl lines) where the shared llama2 tokenizer.json cannot agree with
+// its tokenizer.model: its vocab has "" where the model has U+2028 (id 31353).
+std::vector<size_t> divergent(const std::string& key) {
+  const json j = io::read_json(kRef + "/llama2_tokenizer_json_divergent.json");
+  return j.at(key).get<std::vector<size_t>>();
+}
+
+bool contains(const std::vector<size_t>& v, size_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// The reference ids of every corpus string, and what our tokenizer makes of them.
+void expect_corpus_matches(const Tokenizer& t, const std::string& expected_file,
+                           const std::vector<size_t>& skip = {}) {
+  const std::vector<json> corpus = read_jsonl(kRef + "/corpus.jsonl");
+  const std::vector<json> expected = read_jsonl(expected_file);
+  ASSERT_GE(corpus.size(), 2000u);
+  ASSERT_EQ(corpus.size(), expected.size());
+  EncodeOptions plain;  // sentencepiece's encode(): no BOS, special-token text is just text
+  plain.add_special_tokens = false;
+  plain.parse_special = false;
+  size_t mismatches = 0, roundtrips = 0;
+  for (size_t i = 0; i < corpus.size(); ++i) {
+    if (contains(skip, i)) continue;
+    const std::string text = corpus[i]["text"];
+    const std::vector<int32_t> want = expected[i]["ids"].get<std::vector<int32_t>>();
+    const std::vector<int32_t> got = t.encode(text, plain);
+    if (got != want && ++mismatches <= 5) {
+      ADD_FAILURE() << t.kind() << " line " << i << " " << json(text).dump() << "\n  got  "
+                    << json(got).dump() << "\n  want " << json(want).dump();
+    }
+    if (expected[i]["roundtrip"].get<bool>()) {
+      EXPECT_EQ(t.decode(got), text) << "line " << i;
+      ++roundtrips;
+    }
+  }
+  EXPECT_EQ(mismatches, 0u) << "of " << corpus.size() << " strings";
+  EXPECT_GT(roundtrips, corpus.size() / 2);
+}
+
+class TextReference : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(fixture("llama2-tokenizer/tokenizer.model"))) {
+      GTEST_SKIP() << "shared fixtures absent at " << test::shared_dir();
+    }
+    ASSERT_TRUE(fs::exists(kRef + "/corpus.jsonl"))
+        << "reference files missing in " << kRef << "; ctest's text_reference writes them";
+  }
+};
+
+TEST_F(TextReference, Llama2TokenizerJsonMatchesSentencePiece) {
+  TokenizerOptions o;
+  o.backend = "tokenizer.json";
+  const auto t = tokenizer_load(fixture("llama2-tokenizer"), o);
+  EXPECT_STREQ(t->kind(), "tokenizer.json");
+  const std::vector<size_t> skip = divergent("corpus_lines");
+  EXPECT_LE(skip.size(), 10u);
+  expect_corpus_matches(*t, kRef + "/llama2.jsonl", skip);
+}
+
+TEST_F(TextReference, Llama2ModelFileMatchesSentencePiece) {
+  TokenizerOptions o;
+  o.backend = "sentencepiece";
+  const auto t = tokenizer_load(fixture("llama2-tokenizer"), o);
+  EXPECT_STREQ(t->kind(), "sentencepiece");
+  expect_corpus_matches(*t, kRef + "/llama2.jsonl");
+}
+
+TEST_F(TextReference, MistralModelFileMatchesSentencePiece) {
+  const auto t = tokenizer_load(fixture("mistral-tokenizer"));
+  EXPECT_STREQ(t->kind(), "sentencepiece");
+  expect_corpus_matches(*t, kRef + "/mistral.jsonl");
+}
+
+// Special tokens written in the text become their ids, and the text after one starts a new
+// word (Transformers' legacy Llama behaviour): "Hello <s>." -> 1 15043 29871 1 869.
+TEST_F(TextReference, SpecialTokensInTextAsTransformersParsesThem) {
+  const std::vector<json> cases = read_jsonl(kRef + "/special.jsonl");
+  ASSERT_FALSE(cases.empty());
+  EncodeOptions parse;
+  parse.add_special_tokens = false;
+  for (const char* backend : {"tokenizer.json", "sentencepiece"}) {
+    TokenizerOptions o;
+    o.backend = backend;
+    const auto llama = tokenizer_load(fixture("llama2-tokenizer"), o);
+    const std::vector<size_t> skip =
+        o.backend == "tokenizer.json" ? divergent("special_lines") : std::vector<size_t>{};
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const json& c = cases[i];
+      if (contains(skip, i)) continue;
+      EXPECT_EQ(llama->encode(c["text"].get<std::string>(), parse),
+                c["ids_llama2"].get<std::vector<int32_t>>())
+          << backend << ": " << c["text"].dump();
+    }
+  }
+  const auto mistral = tokenizer_load(fixture("mistral-tokenizer"));
+  for (const json& c : cases) {
+    EXPECT_EQ(mistral->encode(c["text"].get<std::string>(), parse),
+              c["ids_mistral"].get<std::vector<int32_t>>())
+        << c["text"].dump();
+  }
+  const auto llama = tokenizer_load(fixture("llama2-tokenizer"));
+  EXPECT_EQ(llama->encode("Hello <s>."), (std::vector<int32_t>{1, 15043, 29871, 1, 869}));
+}
+
+// Llama 3 style byte-level BPE (regex pre-tokenizer, ignore_merges, <|begin_of_text|>) against an
+// independent Python encoder, with both spellings of the merges.
+TEST_F(TextReference, ByteLevelBpeMatchesIndependentEncoder) {
+  const std::vector<json> corpus = read_jsonl(kRef + "/corpus.jsonl");
+  const std::vector<json> expected = read_jsonl(kRef + "/bytelevel/expected.jsonl");
+  ASSERT_EQ(corpus.size(), expected.size());
+  const std::string dir = kRef + "/bytelevel";
+  const std::string old_dir = kRef + "/bytelevel_old_merges";
+  fs::create_directories(old_dir);
+  fs::copy_file(dir + "/tokenizer_old_merges.json", old_dir + "/tokenizer.json",
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(dir + "/tokenizer_config.json", old_dir + "/tokenizer_config.json",
+                fs::copy_options::overwrite_existing);
+  for (const std::string& d : {dir, old_dir}) {
+    const auto t = tokenizer_load(d);
+    size_t mismatches = 0;
+    for (size_t i = 0; i < corpus.size(); ++i) {
+      const std::string text = corpus[i]["text"];
+      const std::vector<int32_t> got = t->encode(text);
+      const std::vector<int32_t> want = expected[i]["ids"].get<std::vector<int32_t>>();
+      if (got != want && ++mismatches <= 5) {
+        ADD_FAILURE() << d << " line " << i << " " << json(text).dump() << "\n  got  "
+                      << json(got).dump() << "\n  want " << json(want).dump();
+      }
+      EXPECT_EQ(t->decode(got), expected[i]["decoded"].get<std::string>()) << "line " << i;
+      EXPECT_EQ(t->decode(got, true), expected[i]["decoded_skip"].get<std::string>())
+          << "line " << i;
+    }
+    EXPECT_EQ(mismatches, 0u) << d;
+  }
+}
+
+// ---- special tokens and configuration --------------------------------------------------------
+
+TEST(Tokenizer, SpecialTokensAndPaddingPolicy) {
+  if (!fs::exists(fixture("mistral-tokenizer/tokenizer.model"))) GTEST_SKIP() << "no fixtures";
+  const auto mistral = tokenizer_load(fixture("mistral-tokenizer"));
+  const SpecialTokens& s = mistral->special_tokens();
+  EXPECT_EQ(s.bos, 1);
+  EXPECT_EQ(s.eos, 2);
+  EXPECT_EQ(s.unk, 0);
+  EXPECT_EQ(s.pad, 0);  // no pad token: <unk>, never EOS
+  EXPECT_EQ(s.pad_token, "<unk>");
+  EXPECT_EQ(mistral->vocab_size(), 32000);
+  EXPECT_EQ(mistral->token_to_id("\u2581"), 28705);  // INTEROP §4.3
+  EXPECT_EQ(mistral->id_to_token(13), "<0x0A>");
+  EXPECT_EQ(mistral->token_to_id("no-such-piece"), -1);
+  EncodeOptions plain;
+  plain.add_special_tokens = false;
+  EXPECT_EQ(mistral->encode("[INST]", plain), (std::vector<int32_t>{733, 16289, 28793}));
+  EXPECT_EQ(mistral->encode("[/INST]", plain), (std::vector<int32_t>{733, 28748, 16289, 28793}));
+  EXPECT_EQ(mistral->encode("Hi"), (std::vector<int32_t>{1, mistral->encode("Hi", plain)[0]}));
+  EXPECT_EQ(mistral->decode(std::vector<int32_t>{1, 22557, 2}, true), "Hello");
+  EXPECT_EQ(mistral->decode(std::vector<int32_t>{1, 22557, 2}), "<s> Hello</s>");
+
+  TokenizerOptions o;
+  o.pad_token = "</s>";  // configurable, if a user insists
+  EXPECT_EQ(tokenizer_load(fixture("mistral-tokenizer"), o)->special_tokens().pad, 2);
+  o.pad_token = "<nope>";
+  EXPECT_THROW(tokenizer_load(fixture("mistral-tokenizer"), o), Error);
+  EXPECT_THROW(mistral->id_to_token(32000), Error);
+  EXPECT_THROW(mistral->decode(std::vector<int32_t>{5, -1}), Error);
+  EXPECT_THROW(mistral->encode(std::string("bad \xff utf-8")), Error);
+}
+
+class TokenizerDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("llmtune-tok-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  // A tokenizer.json with one component replaced.
+  void write_tokenizer(const std::function<void(json&)>& edit) {
+    json j = io::read_json(fixture("llama2-tokenizer/tokenizer.json"));
+    edit(j);
+    io::write_file_atomic((dir_ / "tokenizer.json").string(), j.dump());
+  }
+  std::string error_of(const TokenizerOptions& o = {}) {
+    try {
+      tokenizer_load(dir_.string(), o);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+  fs::path dir_;
+};
+
+TEST_F(TokenizerDir, UnknownComponentsAreNamed) {
+  if (!fs::exists(fixture("llama2-tokenizer/tokenizer.json"))) GTEST_SKIP() << "no fixtures";
+  write_tokenizer([](json& j) { j["normalizer"] = {{"type", "NFKC"}}; });
+  EXPECT_NE(error_of().find("normalizer type \"NFKC\""), std::string::npos) << error_of();
+  write_tokenizer([](json& j) { j["pre_tokenizer"] = {{"type", "BertPreTokenizer"}}; });
+  EXPECT_NE(error_of().find("pre_tokenizer type \"BertPreTokenizer\""), std::string::npos);
+  write_tokenizer([](json& j) { j["decoder"] = {{"type", "WordPiece"}}; });
+  EXPECT_NE(error_of().find("decoder type \"WordPiece\""), std::string::npos);
+  write_tokenizer([](json& j) { j["model"]["type"] = "Unigram"; });
+  EXPECT_NE(error_of().find("model type \"Unigram\""), std::string::npos);
+  write_tokenizer([](json& j) { j["post_processor"] = {{"type", "BertProcessing"}}; });
+  EXPECT_NE(error_of().find("post_processor type \"BertProcessing\""), std::string::npos);
+  write_tokenizer([](json& j) { j["model"]["merges"][0] = "nonexistent-token x"; });
+  EXPECT_NE(error_of().find("merge 0"), std::string::npos) << error_of();
+  io::write_file_atomic((dir_ / "tokenizer.json").string(), "{\"model\": ");
+  EXPECT_NE(error_of().find("tokenizer.json:1"), std::string::npos) << error_of();
+  fs::remove(dir_ / "tokenizer.json");
+  EXPECT_NE(error_of().find("no tokenizer.json or tokenizer.model"), std::string::npos);
+  TokenizerOptions fast;
+  fast.backend = "fast";
+  EXPECT_NE(error_of(fast).find("backend"), std::string::npos);
+  EXPECT_THROW(tokenizer_load("/nonexistent/model"), Error);
+}
+
+TEST_F(TokenizerDir, ConfigSpecialTokensAndBosEosRules) {
+  if (!fs::exists(fixture("llama2-tokenizer/tokenizer.json"))) GTEST_SKIP() << "no fixtures";
+  fs::copy_file(fixture("llama2-tokenizer/tokenizer.json"), dir_ / "tokenizer.json");
+  json config = io::read_json(fixture("llama2-tokenizer/tokenizer_config.json"));
+  config["add_eos_token"] = true;
+  config["pad_token"] = nullptr;
+  config["eos_token"] = {{"content", "</s>"}, {"lstrip", false}};  // AddedToken form
+  io::write_file_atomic((dir_ / "tokenizer_config.json").string(), config.dump());
+  auto t = tokenizer_load(dir_.string());
+  EXPECT_EQ(t->encode("Hello"), (std::vector<int32_t>{1, 15043, 2}));
+  EXPECT_EQ(t->special_tokens().pad_token, "<unk>");
+  config["add_bos_token"] = false;
+  config["bos_token"] = "<nope>";
+  io::write_file_atomic((dir_ / "tokenizer_config.json").string(), config.dump());
+  EXPECT_NE(error_of().find("bos_token \"<nope>\""), std::string::npos) << error_of();
+}
+
+}  // namespace
+}  // namespace llmtune::text
