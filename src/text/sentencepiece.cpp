@@ -3,6 +3,9 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <algorithm>
+#include <unordered_map>
+
 #include "core/error.h"
 #include "io/files.h"
 #include "text/utf8.h"
@@ -200,6 +203,111 @@ class LinesIterator final : public sentencepiece::SentenceIterator {
 std::unique_ptr<Tokenizer> sentencepiece_load(const std::string& path,
                                               const Tokenizer::Config& config) {
   return std::make_unique<SentencePieceTokenizer>(path, config);
+}
+
+nlohmann::json sentencepiece_to_tokenizer_json(const std::string& model_path, bool legacy) {
+  using nlohmann::json;
+  sentencepiece::SentencePieceProcessor sp;
+  const auto status = sp.Load(model_path);
+  if (!status.ok())
+    throw Error(str(model_path, ": not a SentencePiece model: ", status.ToString()));
+  const int n = sp.GetPieceSize();
+  std::unordered_map<std::string, int> vocab;
+  json vocab_json = json::object();
+  for (int id = 0; id < n; ++id) {
+    vocab[sp.IdToPiece(id)] = id;
+    vocab_json[sp.IdToPiece(id)] = id;
+  }
+  // Merges: every split of every piece into two pieces, ordered by the merged piece's score,
+  // highest first, then by the ids of the two halves, as Transformers' SentencePieceExtractor
+  // orders them (pieces scored 0, the special and byte pieces, make no merge).
+  struct Merge {
+    int left, right;
+    float score;
+  };
+  std::vector<Merge> merges;
+  for (int id = 0; id < n; ++id) {
+    const float score = sp.GetScore(id);
+    if (score == 0.0f) continue;
+    const std::string& piece = sp.IdToPiece(id);
+    for (size_t at = utf8_length(static_cast<unsigned char>(piece[0])); at < piece.size();
+         at += utf8_length(static_cast<unsigned char>(piece[at]))) {
+      auto l = vocab.find(piece.substr(0, at)), r = vocab.find(piece.substr(at));
+      if (l != vocab.end() && r != vocab.end()) merges.push_back({l->second, r->second, score});
+    }
+  }
+  std::sort(merges.begin(), merges.end(), [](const Merge& a, const Merge& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.left != b.left ? a.left < b.left : a.right < b.right;
+  });
+  json merges_json = json::array();
+  for (const Merge& m : merges)
+    merges_json.push_back(sp.IdToPiece(m.left) + " " + sp.IdToPiece(m.right));
+
+  json added = json::array();
+  for (int id : {sp.unk_id(), sp.bos_id(), sp.eos_id()}) {
+    if (id < 0) continue;
+    added.push_back({{"id", id},
+                     {"content", sp.IdToPiece(id)},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", true}});
+  }
+  const std::string space = "\u2581";
+  json t = json::object();
+  t["version"] = "1.0";
+  t["truncation"] = nullptr;
+  t["padding"] = nullptr;
+  t["added_tokens"] = added;
+  if (legacy) {
+    t["normalizer"] = {
+        {"type", "Sequence"},
+        {"normalizers",
+         {{{"type", "Prepend"}, {"prepend", space}},
+          {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", space}}}}};
+    t["pre_tokenizer"] = nullptr;
+  } else {
+    t["normalizer"] = nullptr;
+    t["pre_tokenizer"] = {{"type", "Metaspace"},
+                          {"replacement", space},
+                          {"prepend_scheme", "first"},
+                          {"split", false}};
+  }
+  const std::string bos = sp.bos_id() >= 0 ? sp.IdToPiece(sp.bos_id()) : "";
+  if (!bos.empty()) {
+    t["post_processor"] = {
+        {"type", "TemplateProcessing"},
+        {"single",
+         {{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+        {"pair",
+         {{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+          {{"SpecialToken", {{"id", bos}, {"type_id", 1}}}},
+          {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
+        {"special_tokens", {{bos, {{"id", bos}, {"ids", {sp.bos_id()}}, {"tokens", {bos}}}}}}};
+  } else {
+    t["post_processor"] = nullptr;
+  }
+  t["decoder"] = {{"type", "Sequence"},
+                  {"decoders",
+                   {{{"type", "Replace"}, {"pattern", {{"String", space}}}, {"content", " "}},
+                    {{"type", "ByteFallback"}},
+                    {{"type", "Fuse"}},
+                    {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
+  t["model"] = {{"type", "BPE"},
+                {"dropout", nullptr},
+                {"unk_token", sp.unk_id() >= 0 ? json(sp.IdToPiece(sp.unk_id())) : json()},
+                {"continuing_subword_prefix", nullptr},
+                {"end_of_word_suffix", nullptr},
+                {"fuse_unk", true},
+                {"byte_fallback", true},
+                {"ignore_merges", false},
+                {"vocab", vocab_json},
+                {"merges", merges_json}};
+  return t;
 }
 
 void sentencepiece_train(const std::vector<std::string>& lines, const SentencePieceTrainOptions& o,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,12 @@ namespace llmtune::text {
 
 std::unique_ptr<Tokenizer> sentencepiece_load(const std::string& path,
                                               const Tokenizer::Config& config);
+
+// The tokenizer.json that Transformers' LlamaConverter makes of a SentencePiece BPE model: the
+// same vocabulary, merges recovered from the piece scores (SentencePieceExtractor), Llama's
+// normalizer (legacy: Prepend + Replace) or Metaspace pre-tokenizer (legacy = false), BOS
+// template and decoder chain. Lets a tokenizer.model use the faster tokenizer.json path.
+nlohmann::json sentencepiece_to_tokenizer_json(const std::string& model_path, bool legacy = true);
 
 struct SentencePieceTrainOptions {
   int vocab_size = 1000;

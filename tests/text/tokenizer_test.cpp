@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "io/files.h"
 #include "support/compare.h"
+#include "text/sentencepiece.h"
 #include "text/tokenizer.h"
 
 namespace llmtune::text {
@@ -44,21 +45,43 @@ bool contains(const std::vector<size_t>& v, size_t x) {
 }
 
 // The reference ids of every corpus string, and what our tokenizer makes of them.
-void expect_corpus_matches(const Tokenizer& t, const std::string& expected_file,
-                           const std::vector<size_t>& skip = {}) {
+// Whether s holds 16 or more spaces or "▁" in a row: a run the whitespace pieces cover.
+bool has_long_space_run(const std::string& s) {
+  size_t run = 0;
+  for (size_t i = 0; i < s.size();) {
+    const bool space = s[i] == ' ' || s.compare(i, 3, "\u2581") == 0;
+    run = space ? run + 1 : 0;
+    if (run >= 16) return true;
+    i += s[i] == ' ' || !space ? 1 : 3;
+  }
+  return false;
+}
+
+// Returns how many strings differed only where they hold a long run of spaces, when
+// `space_runs_may_differ`.
+size_t expect_corpus_matches(const Tokenizer& t, const std::string& expected_file,
+                             const std::vector<size_t>& skip = {},
+                             bool space_runs_may_differ = false) {
   const std::vector<json> corpus = read_jsonl(kRef + "/corpus.jsonl");
   const std::vector<json> expected = read_jsonl(expected_file);
-  ASSERT_GE(corpus.size(), 2000u);
-  ASSERT_EQ(corpus.size(), expected.size());
+  EXPECT_GE(corpus.size(), 2000u);
+  if (corpus.size() != expected.size()) {
+    ADD_FAILURE() << expected_file << " does not match the corpus";
+    return 0;
+  }
   EncodeOptions plain;  // sentencepiece's encode(): no BOS, special-token text is just text
   plain.add_special_tokens = false;
   plain.parse_special = false;
-  size_t mismatches = 0, roundtrips = 0;
+  size_t mismatches = 0, roundtrips = 0, space_runs = 0;
   for (size_t i = 0; i < corpus.size(); ++i) {
     if (contains(skip, i)) continue;
     const std::string text = corpus[i]["text"];
     const std::vector<int32_t> want = expected[i]["ids"].get<std::vector<int32_t>>();
     const std::vector<int32_t> got = t.encode(text, plain);
+    if (got != want && space_runs_may_differ && has_long_space_run(text)) {
+      ++space_runs;
+      continue;
+    }
     if (got != want && ++mismatches <= 5) {
       ADD_FAILURE() << t.kind() << " line " << i << " " << json(text).dump() << "\n  got  "
                     << json(got).dump() << "\n  want " << json(want).dump();
@@ -70,6 +93,7 @@ void expect_corpus_matches(const Tokenizer& t, const std::string& expected_file,
   }
   EXPECT_EQ(mismatches, 0u) << "of " << corpus.size() << " strings";
   EXPECT_GT(roundtrips, corpus.size() / 2);
+  return space_runs;
 }
 
 class TextReference : public ::testing::Test {
@@ -105,6 +129,42 @@ TEST_F(TextReference, MistralModelFileMatchesSentencePiece) {
   const auto t = tokenizer_load(fixture("mistral-tokenizer"));
   EXPECT_STREQ(t->kind(), "sentencepiece");
   expect_corpus_matches(*t, kRef + "/mistral.jsonl");
+}
+
+// tokenizer.model converted to tokenizer.json (the merges Transformers' converter derives) gives
+// the same ids through our tokenizer.json path: Llama 2's, whose converted merges equal the
+// shared tokenizer.json's, and Mistral's, which the fixtures only ship as tokenizer.model. The
+// converter's order for merges of equal score (the whitespace pieces, all scored -1e9) follows
+// Transformers; on Mistral's ids it splits runs of 16 or more spaces unlike SentencePiece (a
+// difference of the reference stack's fast and slow tokenizers), and only those.
+TEST_F(TextReference, ConvertedModelFilesMatchSentencePiece) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("llmtune-convert-" + std::to_string(::getpid()));
+  for (const char* name : {"mistral", "llama2"}) {
+    SCOPED_TRACE(name);
+    fs::create_directories(dir);
+    const std::string model = fixture(std::string(name) + "-tokenizer/tokenizer.model");
+    const json converted = sentencepiece_to_tokenizer_json(model);
+    io::write_file_atomic((dir / "tokenizer.json").string(), converted.dump());
+    TokenizerOptions o;
+    o.backend = "tokenizer.json";
+    const auto t = tokenizer_load(dir.string(), o);
+    const size_t space_runs = expect_corpus_matches(*t, kRef + "/" + name + ".jsonl", {}, true);
+    EXPECT_LE(space_runs, std::string(name) == "mistral" ? 10u : 0u);
+    const std::vector<json> cases = read_jsonl(kRef + "/special.jsonl");
+    EncodeOptions parse;
+    parse.add_special_tokens = false;
+    for (const json& c : cases) {
+      EXPECT_EQ(t->encode(c["text"].get<std::string>(), parse),
+                c["ids_" + std::string(name)].get<std::vector<int32_t>>())
+          << c["text"].dump();
+    }
+    if (std::string(name) == "llama2") {
+      const json shared = io::read_json(fixture("llama2-tokenizer/tokenizer.json"));
+      EXPECT_EQ(converted["model"]["merges"], shared["model"]["merges"]);
+    }
+    fs::remove_all(dir);
+  }
 }
 
 // Special tokens written in the text become their ids, and the text after one starts a new
@@ -268,6 +328,47 @@ TEST_F(TokenizerDir, ConfigSpecialTokensAndBosEosRules) {
   config["bos_token"] = "<nope>";
   io::write_file_atomic((dir_ / "tokenizer_config.json").string(), config.dump());
   EXPECT_NE(error_of().find("bos_token \"<nope>\""), std::string::npos) << error_of();
+}
+
+}  // namespace
+}  // namespace llmtune::text
+
+namespace llmtune::text {
+namespace {
+
+std::vector<std::string> pieces(const std::vector<Segment>& segments) {
+  std::vector<std::string> out;
+  for (const Segment& s : segments) {
+    out.push_back(s.id >= 0 ? std::string(1, '#').append(std::to_string(s.id))
+                            : std::string(s.text));
+  }
+  return out;
+}
+
+// Added-token matching as tokenizers' AddedVocabulary does it (added_vocabulary.rs tests).
+TEST(AddedVocabulary, LeftmostLongestStripAndWordBoundaries) {
+  AddedVocabulary v;
+  v.add({10, "<s>", true});
+  v.add({11, "<s>x", true});
+  v.add({12, "[MASK]", true, /*lstrip=*/true, /*rstrip=*/true});
+  v.add({13, "ab", false, false, false, /*single_word=*/true});
+  v.add({14, "yes", false, false, false, false, /*normalized=*/true});
+  EXPECT_EQ(pieces(v.split("a<s>xb<s>", 0, false, true)),
+            (std::vector<std::string>{"a", "#11", "b", "#10"}));  // the longest match wins
+  EXPECT_EQ(pieces(v.split("I  [MASK]  you", 0, false, true)),
+            (std::vector<std::string>{"I", "#12", "you"}));  // lstrip/rstrip take the spaces
+  EXPECT_EQ(pieces(v.split("ab cab ab.", 0, false, true)),
+            (std::vector<std::string>{"#13", " cab ", "#13", "."}));  // single_word: not in "cab"
+  EXPECT_EQ(pieces(v.split("yes<s>", 0, false, true)),
+            (std::vector<std::string>{"yes", "#10"}));  // normalized tokens wait for normalization
+  EXPECT_EQ(pieces(v.split("yes", 0, true, true)), (std::vector<std::string>{"#14"}));
+  EXPECT_EQ(pieces(v.split("a<s>b", 0, false, false)),
+            (std::vector<std::string>{"a<s>b"}));  // special tokens as plain text
+  const std::vector<Segment> offsets = v.split("xx<s>yy", 5, false, true);
+  EXPECT_EQ(offsets[2].offset, 10u);
+  EXPECT_TRUE(v.is_special(10));
+  EXPECT_FALSE(v.is_special(13));
+  EXPECT_THROW(v.add({15, "", false}), Error);
 }
 
 }  // namespace
