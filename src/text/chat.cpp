@@ -1,5 +1,9 @@
 #include "text/chat.h"
 
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
 #include "core/error.h"
 #include "io/files.h"
 #include "text/jinja.h"
@@ -9,6 +13,16 @@ namespace llmtune::text {
 namespace {
 
 using nlohmann::ordered_json;
+
+// Templates are parsed once per distinct source: a dataset renders thousands of conversations.
+const jinja::Template& compiled(const std::string& source) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::unique_ptr<jinja::Template>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = cache[source];
+  if (!slot) slot = std::make_unique<jinja::Template>(source);
+  return *slot;
+}
 
 std::string render(const std::string& source, const Tokenizer& tokenizer,
                    const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
@@ -24,7 +38,7 @@ std::string render(const std::string& source, const Tokenizer& tokenizer,
                             {"pad_token", &s.pad_token}}) {
     if (!value->empty()) context[key] = *value;
   }
-  return jinja::Template(source).render(context);
+  return compiled(source).render(context);
 }
 
 }  // namespace
