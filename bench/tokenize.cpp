@@ -4,9 +4,6 @@
 //
 //   build/bench/tokenize --tokenizer ../shared/fixtures/llama2-tokenizer
 //                        --corpus build/text/corpus.jsonl --peer bench/tokenize_peer.py
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/peer.h"
 #include "core/error.h"
 #include "text/tokenizer.h"
 
@@ -30,54 +28,6 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
-
-class Peer {
- public:
-  Peer(const std::string& python, const std::string& script, const std::string& model,
-       const std::string& corpus) {
-    int to[2], from[2];
-    if (pipe(to) != 0 || pipe(from) != 0) throw Error("pipe failed");
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(to[0], 0);
-      dup2(from[1], 1);
-      close(to[1]);
-      close(from[0]);
-      execl(python.c_str(), python.c_str(), script.c_str(), model.c_str(), corpus.c_str(), nullptr);
-      std::perror("execl");
-      _exit(127);
-    }
-    close(to[0]);
-    close(from[1]);
-    in_ = fdopen(to[1], "w");
-    out_ = fdopen(from[0], "r");
-    if (line() != "ready") throw Error("the sentencepiece peer did not start");
-  }
-  ~Peer() {
-    std::fputs("quit\n", in_);
-    std::fclose(in_);
-    std::fclose(out_);
-    waitpid(pid_, nullptr, 0);
-  }
-  std::pair<double, long> run(const char* mode) {
-    std::fprintf(in_, "%s\n", mode);
-    std::fflush(in_);
-    const std::string l = line();
-    return {std::stod(l), std::stol(l.substr(l.find(' ') + 1))};
-  }
-
- private:
-  std::string line() {
-    char buf[128];
-    if (!std::fgets(buf, sizeof buf, out_)) throw Error("the sentencepiece peer stopped");
-    std::string s(buf);
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-    return s;
-  }
-  pid_t pid_;
-  FILE* in_;
-  FILE* out_;
-};
 
 }  // namespace
 
@@ -117,7 +67,12 @@ int main(int argc, char** argv) {
     text::EncodeOptions e;
     e.add_special_tokens = false;
     e.parse_special = false;
-    Peer p(python, peer, dir + "/tokenizer.model", corpus);
+    bench::Peer p({python, peer, dir + "/tokenizer.model", corpus});
+    auto run = [&](const char* mode) {
+      const std::string reply = p.ask(mode);  // "<seconds> <tokens>"
+      return std::pair<double, long>{std::stod(reply),
+                                     std::stol(reply.substr(reply.find(' ') + 1))};
+    };
     std::vector<double> ours, loop, batch;
     long our_tokens = 0, peer_tokens = 0;
     for (int r = 0; r < rounds + 1; ++r) {
@@ -125,8 +80,8 @@ int main(int argc, char** argv) {
       long n = 0;
       for (const std::string& s : texts) n += static_cast<long>(t->encode(s, e).size());
       const double dt = now() - t0;
-      const auto [lt, ln] = p.run("loop");
-      const auto [bt, bn] = p.run("batch");
+      const auto [lt, ln] = run("loop");
+      const auto [bt, bn] = run("batch");
       if (r == 0) continue;  // warm-up
       ours.push_back(dt);
       loop.push_back(lt);

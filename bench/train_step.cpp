@@ -5,10 +5,6 @@
 // and peak memory.
 //
 //   build/bench/train_step --peer bench/train_step_peer.py [--rounds 7] [--modes full,lora]
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +13,7 @@
 #include <vector>
 
 #include "backend/cpu/blas.h"
+#include "bench/peer.h"
 #include "core/error.h"
 #include "core/philox.h"
 #include "model/llama.h"
@@ -57,76 +54,23 @@ size_t peak_rss_and_reset() {
   return kb * 1024;
 }
 
-// The PyTorch process, driven line by line over pipes.
-class Peer {
- public:
-  // The peer's PyTorch uses the same OpenBLAS kernels as llmtune (`core`), so the race compares
-  // the two programs, not two BLAS kernel choices.
-  Peer(const Args& a, const std::string& mode, const std::string& core) {
-    int to_child[2], from_child[2];
-    if (pipe(to_child) != 0 || pipe(from_child) != 0) throw Error("pipe failed");
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(to_child[0], 0);
-      dup2(from_child[1], 1);
-      close(to_child[1]);
-      close(from_child[0]);
-      setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
-      std::vector<std::string> argv = {a.python,         a.peer,
-                                       "--mode",         mode,
-                                       "--hidden",       std::to_string(a.hidden),
-                                       "--layers",       std::to_string(a.layers),
-                                       "--heads",        std::to_string(a.heads),
-                                       "--kv-heads",     std::to_string(a.kv_heads),
-                                       "--intermediate", std::to_string(a.intermediate),
-                                       "--vocab",        std::to_string(a.vocab),
-                                       "--seq",          std::to_string(a.seq),
-                                       "--batch",        std::to_string(a.batch)};
-      std::vector<char*> cargv;
-      for (auto& s : argv) cargv.push_back(s.data());
-      cargv.push_back(nullptr);
-      execv(a.python.c_str(), cargv.data());
-      std::perror("execv");
-      _exit(127);
-    }
-    close(to_child[0]);
-    close(from_child[1]);
-    in_ = fdopen(to_child[1], "w");
-    out_ = fdopen(from_child[0], "r");
-    if (read_line() != "ready") throw Error("the PyTorch peer did not start (see its stderr)");
-  }
-  ~Peer() {
-    std::fputs("quit\n", in_);
-    std::fflush(in_);
-    std::fclose(in_);
-    std::fclose(out_);
-    waitpid(pid_, nullptr, 0);
-  }
-  double step() {
-    send("step");
-    return std::stod(read_line());
-  }
-  size_t peak_rss() {
-    send("mem");
-    return std::stoull(read_line());
-  }
-
- private:
-  void send(const char* cmd) {
-    std::fprintf(in_, "%s\n", cmd);
-    std::fflush(in_);
-  }
-  std::string read_line() {
-    char buf[256];
-    if (!std::fgets(buf, sizeof buf, out_)) throw Error("the PyTorch peer stopped");
-    std::string s(buf);
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-    return s;
-  }
-  pid_t pid_ = -1;
-  FILE* in_ = nullptr;
-  FILE* out_ = nullptr;
-};
+// The PyTorch process. Its PyTorch uses the same OpenBLAS kernels as llmtune (`core`), so the
+// race compares the two programs, not two BLAS kernel choices.
+std::unique_ptr<bench::Peer> start_peer(const Args& a, const std::string& mode,
+                                        const std::string& core) {
+  return std::make_unique<bench::Peer>(
+      std::vector<std::string>{a.python,         a.peer,
+                               "--mode",         mode,
+                               "--hidden",       std::to_string(a.hidden),
+                               "--layers",       std::to_string(a.layers),
+                               "--heads",        std::to_string(a.heads),
+                               "--kv-heads",     std::to_string(a.kv_heads),
+                               "--intermediate", std::to_string(a.intermediate),
+                               "--vocab",        std::to_string(a.vocab),
+                               "--seq",          std::to_string(a.seq),
+                               "--batch",        std::to_string(a.batch)},
+      std::vector<std::string>{"OPENBLAS_CORETYPE=" + core});
+}
 
 // llmtune's side: the model, its optimizer and one fixed batch.
 class Ours {
@@ -268,17 +212,17 @@ int main(int argc, char** argv) {
       peak_rss_and_reset();
       device_memory(Device::cpu()).reset_peak();
       Ours ours(a, lora);
-      std::vector<std::unique_ptr<Peer>> peers;
+      std::vector<std::unique_ptr<bench::Peer>> peers;
       std::vector<std::string> names = {"pytorch"};
-      peers.push_back(std::make_unique<Peer>(a, mode, cpu::blas_core()));
-      for (auto& p : peers) p->peak_rss();  // reset after start-up
+      peers.push_back(start_peer(a, mode, cpu::blas_core()));
+      for (auto& p : peers) p->ask("mem");  // reset the peak after start-up
       std::vector<double> t_ours;
       std::vector<std::vector<double>> t_peer(peers.size());
       for (int r = 0; r < a.warmup + a.rounds; ++r) {
         const double t = ours.step();
         if (r >= a.warmup) t_ours.push_back(t);
         for (size_t i = 0; i < peers.size(); ++i) {
-          const double tp = peers[i]->step();
+          const double tp = std::stod(peers[i]->ask("step"));
           if (r >= a.warmup) t_peer[i].push_back(tp);
         }
       }
@@ -291,8 +235,9 @@ int main(int argc, char** argv) {
       };
       const double mo = median(t_ours);
       row("llmtune", mo, our_rss, str(ours.loss()));
-      for (size_t i = 0; i < peers.size(); ++i)
-        row(names[i], median(t_peer[i]), peers[i]->peak_rss(), "");
+      for (size_t i = 0; i < peers.size(); ++i) {
+        row(names[i], median(t_peer[i]), std::stoull(peers[i]->ask("mem")), "");
+      }
       for (size_t i = 0; i < peers.size(); ++i) {
         std::printf("%-5s ratio llmtune / %s: %.2fx tokens/s\n", mode.c_str(), names[i].c_str(),
                     median(t_peer[i]) / mo);

@@ -49,6 +49,20 @@ struct Pattern {
     }
     if (!regex && literal.empty()) throw Error(str(where, ": empty pattern"));
   }
+  // Every match in *s replaced by `content`.
+  void replace_all(std::string* s, const std::string& content) const {
+    const auto matches = find_all(*s);
+    if (matches.empty()) return;
+    std::string out;
+    size_t last = 0;
+    for (auto [b, e] : matches) {
+      out.append(*s, last, b - last);
+      out += content;
+      last = e;
+    }
+    out.append(*s, last);
+    s->swap(out);
+  }
   std::vector<std::pair<size_t, size_t>> find_all(std::string_view s) const {
     if (regex) return regex->find_all(s);
     std::vector<std::pair<size_t, size_t>> out;
@@ -70,19 +84,7 @@ struct Prepend final : Normalizer {
 struct Replace final : Normalizer {
   std::unique_ptr<Pattern> pattern;
   std::string content;
-  void apply(std::string* s) const override {
-    const auto matches = pattern->find_all(*s);
-    if (matches.empty()) return;
-    std::string out;
-    size_t last = 0;
-    for (auto [b, e] : matches) {
-      out.append(*s, last, b - last);
-      out += content;
-      last = e;
-    }
-    out.append(*s, last);
-    s->swap(out);
-  }
+  void apply(std::string* s) const override { pattern->replace_all(s, content); }
 };
 
 bool is_unicode_space(uint32_t cp) {
@@ -389,19 +391,7 @@ struct DecodeReplace final : Decoder {
   std::unique_ptr<Pattern> pattern;
   std::string content;
   void apply(std::vector<std::string>* tokens) const override {
-    for (std::string& t : *tokens) {
-      const auto matches = pattern->find_all(t);
-      if (matches.empty()) continue;
-      std::string out;
-      size_t last = 0;
-      for (auto [b, e] : matches) {
-        out.append(t, last, b - last);
-        out += content;
-        last = e;
-      }
-      out.append(t, last);
-      t.swap(out);
-    }
+    for (std::string& t : *tokens) pattern->replace_all(&t, content);
   }
 };
 
