@@ -71,13 +71,16 @@ std::vector<Segment> AddedVocabulary::split(std::string_view text, size_t base, 
       active.push_back(i);
     }
   }
+  // Candidates by first byte, so each position only tries tokens that can start there.
+  std::vector<size_t> by_byte[256];
+  for (size_t k : active) by_byte[static_cast<unsigned char>(patterns_[k][0])].push_back(k);
   std::vector<Segment> out;
   size_t start = 0;  // start of the pending text
   size_t i = 0;
   while (i < text.size()) {
     // Leftmost-longest: at the first position where anything matches, take the longest.
     size_t best = SIZE_MAX, best_len = 0;
-    for (size_t k : active) {
+    for (size_t k : by_byte[static_cast<unsigned char>(text[i])]) {
       const std::string& p = patterns_[k];
       if (p.size() > best_len && text.compare(i, p.size(), p) == 0) {
         const AddedToken& t = tokens_[k];

@@ -50,9 +50,10 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOption
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
   std::vector<int32_t> kept;
   kept.reserve(ids.size());
+  const int64_t vocab = vocab_size();
   for (int32_t id : ids) {
-    if (id < 0 || id >= vocab_size()) {
-      throw Error(str("token id ", id, " is outside the vocabulary [0, ", vocab_size(), ")"));
+    if (id < 0 || id >= vocab) {
+      throw Error(str("token id ", id, " is outside the vocabulary [0, ", vocab, ")"));
     }
     if (!(skip_special_tokens && added_.is_special(id))) kept.push_back(id);
   }
