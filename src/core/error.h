@@ -14,6 +14,12 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A broken internal invariant (LLMTUNE_CHECK): a bug in llmtune, not in the user's input.
+class InternalError : public Error {
+ public:
+  explicit InternalError(const std::string& message) : Error(message) {}
+};
+
 // Concatenates any streamable values into one string: str("tensor ", name, " has ", n, " dims").
 template <typename... Args>
 std::string str(const Args&... args) {

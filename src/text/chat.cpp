@@ -74,6 +74,16 @@ std::vector<int32_t> encode_chat(const Tokenizer& tokenizer,
   return tokenizer.encode(apply_chat_template(tokenizer, messages, options), e);
 }
 
+std::string chat_template_resolve(const std::string& name_or_path) {
+  if (const char* t = builtin_chat_template(name_or_path)) return t;
+  if (io::file_exists(name_or_path)) return io::read_file(name_or_path);
+  std::string names;
+  for (const std::string& n : builtin_chat_template_names())
+    names += (names.empty() ? "" : ", ") + n;
+  throw Error(str("chat template \"", name_or_path, "\" is neither a built-in template (", names,
+                  ") nor a file"));
+}
+
 std::vector<ChatMessage> chat_load(const std::string& path) {
   nlohmann::json j = io::read_json(path);
   if (j.is_object() && j.contains("messages")) j = j["messages"];

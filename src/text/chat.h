@@ -37,6 +37,14 @@ std::vector<int32_t> encode_chat(const Tokenizer& tokenizer,
                                  const std::vector<ChatMessage>& messages,
                                  const ChatOptions& options = {});
 
+// A chat template built into llmtune by name ("mistral", "mistral-v0.1", "llama-2", "zephyr",
+// "chatml", "llama-3"), or null. For tokenizers without a template of their own.
+const char* builtin_chat_template(const std::string& name);
+std::vector<std::string> builtin_chat_template_names();
+
+// A template given by a user: a built-in name, or the path of a Jinja file.
+std::string chat_template_resolve(const std::string& name_or_path);
+
 // Reads [{"role": ..., "content": ...}, ...] (or {"messages": [...]}) from a JSON file.
 std::vector<ChatMessage> chat_load(const std::string& path);
 
