@@ -10,6 +10,7 @@ packages=(
   libsentencepiece-dev     # tokenizer.model files, and training the demo's tokenizer
   libpcre2-dev             # Unicode regular expressions of tokenizer.json pre-tokenizers
   libcli11-dev             # the llmtune command line
+  libsqlite3-dev           # the synthetic text-to-SQL databases, SQL execution
   libgtest-dev libgmock-dev
   libbenchmark-dev
   clang-format

@@ -128,3 +128,38 @@ TEST(Chat, ErrorsNameTheProblem) {
 
 }  // namespace
 }  // namespace llmtune::text
+
+namespace llmtune::text {
+namespace {
+
+// The built-in templates are the texts the rendering tests check against python3-jinja2.
+TEST(BuiltinTemplates, SameTextsAsTheRenderingTests) {
+  const nlohmann::json all =
+      io::read_json(std::string(LLMTUNE_SOURCE_DIR) + "/tests/text/chat_templates.json");
+  const std::pair<const char*, const char*> names[] = {
+      {"mistral", "mistral-7b-instruct-v0.2-original"},
+      {"mistral-v0.1", "mistral-7b-instruct-v0.1"},
+      {"llama-2", "llama-2-chat"},
+      {"zephyr", "tinyllama-1.1b-chat-v1.0"},
+      {"chatml", "chatml-blog-tinyllama-v0.4"},
+      {"llama-3", "llama-3-instruct"}};
+  for (auto [builtin, tested] : names) {
+    const char* text = builtin_chat_template(builtin);
+    ASSERT_NE(text, nullptr) << builtin;
+    bool found = false;
+    for (const nlohmann::json& t : all["templates"]) {
+      if (t["name"] == tested) {
+        EXPECT_EQ(t["template"].get<std::string>(), text) << builtin;
+        found = true;
+      }
+    }
+    EXPECT_TRUE(found) << tested;
+  }
+  EXPECT_EQ(builtin_chat_template_names().size(), 6u);
+  EXPECT_EQ(builtin_chat_template("nope"), nullptr);
+  EXPECT_THROW(chat_template_resolve("nope"), Error);
+  EXPECT_EQ(chat_template_resolve("zephyr"), builtin_chat_template("zephyr"));
+}
+
+}  // namespace
+}  // namespace llmtune::text
