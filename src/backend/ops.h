@@ -59,6 +59,18 @@ class Backend {
                                   const Tensor& out, const Tensor& lse, const AttentionMask& mask,
                                   float scale) = 0;
 
+  // Attention of new queries over cached keys, by position: key j of row b is visible to query i
+  // iff k_pos[b][j] >= 0 and k_pos[b][j] <= q_pos[b][i] (and within the window when window > 0:
+  // k_pos > q_pos - window). q (B, Tq, Hq, D), k and v (B, Tk, Hkv, D), q_pos (B, Tq) and
+  // k_pos (B, Tk) int32. A query that sees no key gets zeros. Inference only (no backward).
+  virtual void attention_cached(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
+                                const Tensor& q_pos, const Tensor& k_pos, int64_t window,
+                                float scale) = 0;
+  // cache (B, Tc, H, D)[:, offset:offset+T] = src (B, T, H, D).
+  virtual void kv_append(Tensor& cache, const Tensor& src, int64_t offset) = 0;
+  // out (R) int32 = index of the largest value of each row of x (R, V), the first on ties.
+  virtual void argmax_rows(Tensor& out, const Tensor& x) = 0;
+
   // out (N, I) = silu(gate) * up.
   virtual void swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& up) = 0;
   // dgate, dup (N, I) overwritten.
@@ -132,6 +144,17 @@ inline void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor&
                                const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
                                const Tensor& lse, const AttentionMask& mask, float scale) {
   backend_for(dq.device()).attention_backward(dq, dk, dv, dout, q, k, v, out, lse, mask, scale);
+}
+inline void attention_cached(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
+                             const Tensor& q_pos, const Tensor& k_pos, int64_t window,
+                             float scale) {
+  backend_for(out.device()).attention_cached(out, q, k, v, q_pos, k_pos, window, scale);
+}
+inline void kv_append(Tensor& cache, const Tensor& src, int64_t offset) {
+  backend_for(cache.device()).kv_append(cache, src, offset);
+}
+inline void argmax_rows(Tensor& out, const Tensor& x) {
+  backend_for(out.device()).argmax_rows(out, x);
 }
 inline void swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& up) {
   backend_for(out.device()).swiglu_forward(out, gate, up);

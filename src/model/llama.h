@@ -16,6 +16,13 @@
 
 namespace llmtune::model {
 
+// Keys and values of the tokens seen so far, per layer, for incremental decoding.
+struct KvCache {
+  int64_t batch = 0, capacity = 0, used = 0;  // columns used of `capacity`
+  std::vector<Tensor> k, v;                   // per layer (B, capacity, Hkv, D), after RoPE
+  std::vector<int32_t> positions;             // (B, capacity): each key's position, -1: none
+};
+
 enum class Training {
   kNone,  // inference: weights only
   kFull,  // every parameter trains, in fp32
@@ -83,6 +90,17 @@ class LlamaModel {
   Tensor loss(const Batch& batch);
   // All logits (B, T, V), F32. Meant for tests and short generations.
   Tensor logits(const Batch& batch);
+  // The loss and, for each labelled position in order (batch row, then time), the most likely
+  // next token (argmax of the logits): what teacher-forced accuracy and BLEU need.
+  Tensor predict(const Batch& batch, Tensor* argmax);  // argmax: (R) int32
+
+  // An empty cache for `batch` rows of up to `capacity` tokens each.
+  KvCache new_cache(int64_t batch, int64_t capacity) const;
+  // Runs t new tokens per row (ids (B, t); positions (B, t), -1 marking padding) after what the
+  // cache holds, appends their keys and values, and returns the logits (B, V) of each row's last
+  // real token in this chunk (zeros for a row without one).
+  Tensor forward_cached(KvCache& cache, const std::vector<int32_t>& ids,
+                        const std::vector<int32_t>& positions, int64_t t);
 
   // Training pass, first half: returns the loss and keeps what backward needs. The LM head and
   // the loss are fused: each chunk of logits is turned into its gradient at once, so the head's
@@ -105,7 +123,8 @@ class LlamaModel {
   void layer_backward(int l, Tensor& dx, Saved& saved, const Context& ctx);
   Tensor run_layers(const Context& ctx, bool keep);
   Tensor final_norm(const Tensor& x, Tensor* rstd);
-  Tensor head_loss(const Tensor& normed, const Context& ctx, Tensor* dnormed);
+  Tensor head_loss(const Tensor& normed, const Context& ctx, Tensor* dnormed,
+                   Tensor* argmax = nullptr);
   void alloc_parameters();
 
   ModelConfig config_;

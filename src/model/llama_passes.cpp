@@ -233,11 +233,13 @@ Tensor LlamaModel::final_norm(const Tensor& x, Tensor* rstd) {
   return normed;
 }
 
-Tensor LlamaModel::head_loss(const Tensor& normed, const Context& ctx, Tensor* dnormed) {
+Tensor LlamaModel::head_loss(const Tensor& normed, const Context& ctx, Tensor* dnormed,
+                             Tensor* argmax) {
   const Device dev = options_.device;
   const int64_t c = config_.hidden_size, v = config_.vocab_size, r = ctx.n_targets;
   Tensor loss = Tensor::zeros({1}, DType::F32, dev);
   if (dnormed) *dnormed = Tensor::zeros({ctx.n, c}, DType::F32, dev);
+  if (argmax) *argmax = Tensor::empty({r}, DType::I32, dev);
   if (r == 0) return loss;  // nothing labelled: loss 0, no gradient (Transformers gives NaN)
 
   // Only rows with a label need logits: prompt and padding rows are skipped entirely.
@@ -255,6 +257,10 @@ Tensor LlamaModel::head_loss(const Tensor& normed, const Context& ctx, Tensor* d
     Tensor logits = logits_buf.narrow(0, 0, rc);
     Tensor h = hsel.narrow(0, r0, rc);
     ops::gemm(logits, h, false, lm_head_.weight, true);
+    if (argmax) {
+      Tensor chunk_argmax = argmax->narrow(0, r0, rc);
+      ops::argmax_rows(chunk_argmax, logits);
+    }
     Tensor chunk_losses = losses.narrow(0, r0, rc);
     ops::cross_entropy(chunk_losses, logits, ctx.targets.narrow(0, r0, rc), grad_scale);
     if (!dnormed) continue;
@@ -271,6 +277,12 @@ Tensor LlamaModel::loss(const Batch& batch) {
   Context ctx = make_context(batch, false, nullptr);
   Tensor x = run_layers(ctx, false);
   return head_loss(final_norm(x, nullptr), ctx, nullptr);
+}
+
+Tensor LlamaModel::predict(const Batch& batch, Tensor* argmax) {
+  Context ctx = make_context(batch, false, nullptr);
+  Tensor x = run_layers(ctx, false);
+  return head_loss(final_norm(x, nullptr), ctx, nullptr, argmax);
 }
 
 Tensor LlamaModel::logits(const Batch& batch) {

@@ -24,6 +24,11 @@ class CpuBackend final : public Backend {
   void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q,
                           const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
                           const AttentionMask& mask, float scale) override;
+  void attention_cached(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
+                        const Tensor& q_pos, const Tensor& k_pos, int64_t window,
+                        float scale) override;
+  void kv_append(Tensor& cache, const Tensor& src, int64_t offset) override;
+  void argmax_rows(Tensor& out, const Tensor& x) override;
   void swiglu_forward(Tensor& out, const Tensor& gate, const Tensor& up) override;
   void swiglu_backward(Tensor& dgate, Tensor& dup, const Tensor& dout, const Tensor& gate,
                        const Tensor& up) override;
