@@ -27,13 +27,14 @@ bench: build
 	$(BUILD)/bench/tokenize --tokenizer $(SHARED)/fixtures/llama2-tokenizer \
 	  --corpus $(BUILD)/text/corpus.jsonl --peer bench/tokenize_peer.py --python $(PY)
 	$(BUILD)/bench/lora_memory --model mistral-7b --seq 256
+	$(BUILD)/bench/generate --peer bench/generate_peer.py --python $(PY)
 
 # Regenerates the PyTorch reference files the model tests compare against.
 reference: build
 	$(PY) tests/reference/make_reference.py --out $(BUILD)/reference
 
 format:
-	@git ls-files '*.h' '*.cpp' | xargs clang-format -i
+	@git ls-files --cached --others --exclude-standard '*.h' '*.cpp' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD)

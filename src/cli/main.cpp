@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
                "llmtune");
   app.require_subcommand(1);
   llmtune::cli::add_data(app);
+  llmtune::cli::add_eval(app);
+  llmtune::cli::add_generate(app);
   llmtune::cli::add_tokenize(app);
   try {
     app.parse(argc, argv);

@@ -9,5 +9,9 @@ namespace llmtune::cli {
 void add_tokenize(CLI::App& app);
 // `llmtune data prepare|stats`: datasets into splits; token lengths, padding, truncation.
 void add_data(CLI::App& app);
+// `llmtune generate`: the SQL a model writes for one question.
+void add_generate(CLI::App& app);
+// `llmtune eval`: BLEU, exact match and execution accuracy of a model or a predictions file.
+void add_eval(CLI::App& app);
 
 }  // namespace llmtune::cli

@@ -1,10 +1,9 @@
 // The llmtune program as a user runs it: `llmtune tokenize`.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 
+#include "cli/run_cli.h"
 #include "io/files.h"
 #include "support/compare.h"
 
@@ -13,20 +12,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string output;  // stdout and stderr
-};
+using Result = test::CliResult;
 
 Result llmtune(const std::string& args) {
-  Result r{-1, ""};
-  FILE* p = popen((std::string(LLMTUNE_CLI) + " " + args + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return test::run_llmtune(args);
 }
 
 std::string llama2() {

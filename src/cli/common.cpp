@@ -1,0 +1,47 @@
+#include "cli/common.h"
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+
+#include "core/error.h"
+#include "io/hf_checkpoint.h"
+#include "io/peft_adapter.h"
+
+namespace llmtune::cli {
+
+void add_model_options(CLI::App* cmd, ModelArgs* a) {
+  cmd->add_option("--model", a->dir, "Hugging Face model directory (config.json, safetensors)")
+      ->required();
+  cmd->add_option("--adapter", a->adapter, "PEFT LoRA adapter directory to apply");
+  cmd->add_flag("--merge", a->merge, "Merge the adapter into the weights before running");
+  cmd->add_option("--dtype", a->dtype, "Weight storage: f32 or bf16")->capture_default_str();
+  cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer directory (default: the model's)");
+}
+
+std::unique_ptr<model::LlamaModel> load_model(const ModelArgs& a) {
+  model::ModelOptions o;
+  if (a.dtype == "bf16")
+    o.frozen_dtype = DType::BF16;
+  else if (a.dtype != "f32")
+    throw Error(str("--dtype \"", a.dtype, "\" must be f32 or bf16"));
+  auto m = io::model_load(a.dir, o);
+  if (!a.adapter.empty()) {
+    io::adapter_load(*m, a.adapter);
+    if (a.merge) m->merge_lora();
+  } else if (a.merge) {
+    throw Error("--merge needs an --adapter to merge");
+  }
+  return m;
+}
+
+std::unique_ptr<text::Tokenizer> load_tokenizer(const ModelArgs& a, bool optional) {
+  const std::string dir = a.tokenizer.empty() ? a.dir : a.tokenizer;
+  namespace fs = std::filesystem;
+  if (optional && !fs::exists(fs::path(dir) / "tokenizer.json") &&
+      !fs::exists(fs::path(dir) / "tokenizer.model")) {
+    return nullptr;
+  }
+  return text::tokenizer_load(dir);
+}
+
+}  // namespace llmtune::cli

@@ -1,0 +1,26 @@
+// What several verbs share: loading a model (with an adapter) and its tokenizer.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "model/llama.h"
+#include "text/tokenizer.h"
+
+namespace llmtune::cli {
+
+struct ModelArgs {
+  std::string dir;
+  std::string adapter;        // a PEFT adapter directory, optional
+  bool merge = false;         // merge the adapter into the weights (same results, faster)
+  std::string dtype = "f32";  // storage of the weights: f32 or bf16
+  std::string tokenizer;      // default: the model directory
+};
+
+void add_model_options(CLI::App* cmd, ModelArgs* args);
+std::unique_ptr<model::LlamaModel> load_model(const ModelArgs& args);
+// The tokenizer, or null when `optional` and the directory has none.
+std::unique_ptr<text::Tokenizer> load_tokenizer(const ModelArgs& args, bool optional);
+
+}  // namespace llmtune::cli
