@@ -18,15 +18,6 @@
 
 using namespace llmtune;
 
-namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   try {
     std::string peer, python = "/usr/bin/python3";
@@ -95,12 +86,13 @@ int main(int argc, char** argv) {
         for (size_t i = 0; i < peers.size(); ++i) theirs[i].push_back(peer_dt[i]);
       }
       const double tokens = static_cast<double>(batch * fresh);
-      const double t1 = median(theirs[0]), t2 = median(theirs[1]), best = std::min(t1, t2);
+      const double t1 = bench::median(theirs[0]), t2 = bench::median(theirs[1]),
+                   best = std::min(t1, t2);
       std::printf(
           "batch %lld: llmtune %7.1f tokens/s | pytorch %7.1f (1 thread), %7.1f (2 threads) "
           "| ratio to pytorch's best %.2fx\n",
-          static_cast<long long>(batch), tokens / median(ours), tokens / t1, tokens / t2,
-          best / median(ours));
+          static_cast<long long>(batch), tokens / bench::median(ours), tokens / t1, tokens / t2,
+          best / bench::median(ours));
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "generate: %s\n", e.what());

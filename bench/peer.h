@@ -1,10 +1,11 @@
-// A peer program driven line by line over pipes: benchmarks start it once, then alternate
-// their own measurements with its replies.
+// Shared by the benchmarks: the median of timings, and a peer program driven line by line over
+// pipes: benchmarks start it once, then alternate their own measurements with its replies.
 #pragma once
 
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -13,6 +14,12 @@
 #include "core/error.h"
 
 namespace llmtune::bench {
+
+// The median of a set of timings (the upper one of an even count; 0 when there are none).
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
 
 class Peer {
  public:

@@ -24,11 +24,6 @@ double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,13 +88,14 @@ int main(int argc, char** argv) {
     std::printf("tokenize: %zu texts, %.2f MB, tokenizer %s, %d rounds (medians)\n", texts.size(),
                 mb, dir.c_str(), rounds);
     std::printf("%-40s %8.3f s %8.2f MB/s %10ld tokens\n", "llmtune tokenizer.json (1 thread)",
-                median(ours), mb / median(ours), our_tokens);
-    std::printf("%-40s %8.3f s %8.2f MB/s\n", "sentencepiece, python loop", median(loop),
-                mb / median(loop));
+                bench::median(ours), mb / bench::median(ours), our_tokens);
+    std::printf("%-40s %8.3f s %8.2f MB/s\n", "sentencepiece, python loop", bench::median(loop),
+                mb / bench::median(loop));
     std::printf("%-40s %8.3f s %8.2f MB/s %10ld tokens\n", "sentencepiece, batch (num_threads=1)",
-                median(batch), mb / median(batch), peer_tokens);
+                bench::median(batch), mb / bench::median(batch), peer_tokens);
     std::printf("ratio llmtune / sentencepiece: %.2fx (loop), %.2fx (batch)\n",
-                median(loop) / median(ours), median(batch) / median(ours));
+                bench::median(loop) / bench::median(ours),
+                bench::median(batch) / bench::median(ours));
     if (our_tokens != peer_tokens) {  // the shared tokenizer.json lacks U+2028 (id 31353)
       std::printf("note: token counts differ by %ld (see tests/text/README.md on U+2028)\n",
                   our_tokens - peer_tokens);

@@ -37,11 +37,6 @@ double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 // Peak resident memory since the last call (VmHWM, then reset through clear_refs).
 size_t peak_rss_and_reset() {
   std::ifstream status("/proc/self/status");
@@ -233,14 +228,14 @@ int main(int argc, char** argv) {
                     who.c_str(), s, tokens / s, flops / s / 1e9, 100 * flops / s / 1e9 / peak,
                     rss / 1048576.0, loss.c_str());
       };
-      const double mo = median(t_ours);
+      const double mo = bench::median(t_ours);
       row("llmtune", mo, our_rss, str(ours.loss()));
       for (size_t i = 0; i < peers.size(); ++i) {
-        row(names[i], median(t_peer[i]), std::stoull(peers[i]->ask("mem")), "");
+        row(names[i], bench::median(t_peer[i]), std::stoull(peers[i]->ask("mem")), "");
       }
       for (size_t i = 0; i < peers.size(); ++i) {
         std::printf("%-5s ratio llmtune / %s: %.2fx tokens/s\n", mode.c_str(), names[i].c_str(),
-                    median(t_peer[i]) / mo);
+                    bench::median(t_peer[i]) / mo);
       }
       std::printf(
           "%-5s llmtune tensor memory peak %.0f MiB (weights, grads, optimizer, activations)\n",

@@ -1,7 +1,9 @@
 #include "cli/common.h"
 
 #include <CLI/CLI.hpp>
+#include <climits>
 #include <filesystem>
+#include <sstream>
 
 #include "core/error.h"
 #include "io/hf_checkpoint.h"
@@ -42,6 +44,30 @@ std::unique_ptr<text::Tokenizer> load_tokenizer(const ModelArgs& a, bool optiona
     return nullptr;
   }
   return text::tokenizer_load(dir);
+}
+
+std::vector<int32_t> parse_token_ids(const std::string& text, const std::string& option) {
+  std::string cleaned = text;
+  for (char& c : cleaned) {
+    if (c == ',' || c == '[' || c == ']') c = ' ';
+  }
+  std::vector<int32_t> ids;
+  std::istringstream in(cleaned);
+  for (std::string word; in >> word;) {
+    size_t used = 0;
+    long v = -1;
+    try {
+      v = std::stol(word, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != word.size() || v < INT32_MIN || v > INT32_MAX) {
+      throw Error(str(option, ": \"", word, "\" is not a token id; give ids like 1,15043,3186"));
+    }
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  if (ids.empty()) throw Error(str(option, ": no token ids given; give ids like 1,15043,3186"));
+  return ids;
 }
 
 }  // namespace llmtune::cli

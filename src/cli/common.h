@@ -1,9 +1,10 @@
-// What several verbs share: loading a model (with an adapter) and its tokenizer.
+// What several verbs share: loading a model (with an adapter) and its tokenizer, reading ids.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/llama.h"
 #include "text/tokenizer.h"
@@ -22,5 +23,9 @@ void add_model_options(CLI::App* cmd, ModelArgs* args);
 std::unique_ptr<model::LlamaModel> load_model(const ModelArgs& args);
 // The tokenizer, or null when `optional` and the directory has none.
 std::unique_ptr<text::Tokenizer> load_tokenizer(const ModelArgs& args, bool optional);
+
+// Token ids written as "1,15043,3186", "1 15043 3186" or "[1, 15043, 3186]"; `option` names the
+// flag in the error a malformed or empty list gets.
+std::vector<int32_t> parse_token_ids(const std::string& text, const std::string& option);
 
 }  // namespace llmtune::cli

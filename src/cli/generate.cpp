@@ -3,7 +3,6 @@
 //     The SQL a model writes for a question, printed beside the correct answer as the reference
 //     workflow's inference script does. --prompt-ids runs raw token ids (no tokenizer needed).
 #include <cstdio>
-#include <sstream>
 
 #include "cli/common.h"
 #include "cli/verbs.h"
@@ -27,28 +26,6 @@ struct GenerateArgs {
   model::SamplingOptions sampling;
 };
 
-std::vector<int32_t> parse_ids(const std::string& s) {
-  std::vector<int32_t> ids;
-  std::string cleaned = s;
-  for (char& c : cleaned) {
-    if (c == ',' || c == '[' || c == ']') c = ' ';
-  }
-  std::istringstream in(cleaned);
-  for (std::string w; in >> w;) {
-    size_t used = 0;
-    long v = 0;
-    try {
-      v = std::stol(w, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != w.size()) throw Error(str("--prompt-ids: \"", w, "\" is not a token id"));
-    ids.push_back(static_cast<int32_t>(v));
-  }
-  if (ids.empty()) throw Error("--prompt-ids: no token ids given");
-  return ids;
-}
-
 std::string join(const std::vector<int32_t>& ids) {
   std::string s;
   for (size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
@@ -64,7 +41,7 @@ void run(GenerateArgs& a) {
   std::vector<int32_t> ids;
   std::string reference, prompt_text;
   if (!a.prompt_ids.empty()) {
-    ids = parse_ids(a.prompt_ids);
+    ids = parse_token_ids(a.prompt_ids, "--prompt-ids");
   } else {
     text::ChatOptions chat;
     chat.add_generation_prompt = true;

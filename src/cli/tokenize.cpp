@@ -4,8 +4,8 @@
 //                                                 the rendered chat template and its ids
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "cli/common.h"
 #include "cli/verbs.h"
 #include "core/error.h"
 #include "text/chat.h"
@@ -38,27 +38,6 @@ void print_ids(const text::Tokenizer& t, const std::vector<int32_t>& ids) {
   for (int32_t id : ids) std::printf("%8d  %s\n", id, quoted(t.id_to_token(id)).c_str());
 }
 
-std::vector<int32_t> parse_ids(const std::string& s) {
-  std::vector<int32_t> ids;
-  std::string cleaned = s;
-  for (char& c : cleaned) {
-    if (c == ',' || c == '[' || c == ']') c = ' ';
-  }
-  std::istringstream in(cleaned);
-  std::string word;
-  while (in >> word) {
-    try {
-      size_t used = 0;
-      const long v = std::stol(word, &used);
-      if (used != word.size()) throw std::invalid_argument(word);
-      ids.push_back(static_cast<int32_t>(v));
-    } catch (const std::exception&) {
-      throw Error(str("--decode: \"", word, "\" is not a token id; give ids like 1,15043,3186"));
-    }
-  }
-  return ids;
-}
-
 void run(const TokenizeArgs& a) {
   text::TokenizerOptions options;
   options.backend = a.backend;
@@ -67,7 +46,8 @@ void run(const TokenizeArgs& a) {
   encode.add_special_tokens = !a.no_special;
   encode.parse_special = !a.literal_special;
   if (!a.decode.empty()) {
-    std::printf("%s\n", quoted(t->decode(parse_ids(a.decode), a.skip_special)).c_str());
+    std::printf("%s\n",
+                quoted(t->decode(parse_token_ids(a.decode, "--decode"), a.skip_special)).c_str());
     return;
   }
   if (!a.chat.empty()) {

@@ -1,7 +1,6 @@
 // `llmtune generate` and `llmtune eval` as a user runs them, on a tiny random model saved as a
 // Hugging Face directory (with and without a PEFT adapter) and on synthetic SQLite databases.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -15,6 +14,7 @@
 #include "io/peft_adapter.h"
 #include "model/generate.h"
 #include "support/compare.h"
+#include "support/scratch.h"
 
 namespace llmtune {
 namespace {
@@ -61,10 +61,6 @@ model::ModelConfig tiny_config() {
 class CliModel : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("llmtune-cli-model-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
     model::ModelOptions o;
     o.training = model::Training::kLora;
     model::LlamaModel m(tiny_config(), o);
@@ -84,11 +80,9 @@ class CliModel : public ::testing::Test {
     }
     io::adapter_save(m, adapter_dir());
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string model_dir() const { return (dir_ / "model").string(); }
-  std::string adapter_dir() const { return (dir_ / "adapter").string(); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string model_dir() const { return (dir_.root() / "model").string(); }
+  std::string adapter_dir() const { return (dir_.root() / "adapter").string(); }
+  std::string path(const std::string& name) const { return (dir_.root() / name).string(); }
 
   // Greedy tokens after `prompt` from the saved model (with the adapter when asked), in-process.
   std::vector<int32_t> expected(const std::vector<int32_t>& prompt, int64_t n, bool adapter) {
@@ -99,7 +93,7 @@ class CliModel : public ::testing::Test {
     return model::generate(*m, {prompt}, s)[0].tokens;
   }
 
-  fs::path dir_;
+  test::ScratchDir dir_;
 };
 
 // --prompt-ids needs no tokenizer (the model directory has none) and prints the ids the library

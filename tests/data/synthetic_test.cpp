@@ -3,6 +3,7 @@
 // same byte for byte for a seed, all template families occur, the word-count subsets are about
 // even at the default options, and bad options fail with a clear llmtune::Error.
 #include "data/synthetic.h"
+#include "support/scratch.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -26,29 +27,6 @@ namespace llmtune::data {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("llmtune_synthetic_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
 
 SyntheticOptions small_options(uint64_t seed = 123) {
   SyntheticOptions o;
@@ -124,17 +102,17 @@ std::vector<std::string> statements_split(const std::string& input) {
 class Synthetic : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir;
+    dir_ = new test::ScratchDir;
     result_ = new SyntheticResult(synthetic_generate(small_options(), dir_->str()));
   }
   static void TearDownTestSuite() {
     delete result_;
     delete dir_;
   }
-  static TempDir* dir_;
+  static test::ScratchDir* dir_;
   static SyntheticResult* result_;
 };
-TempDir* Synthetic::dir_ = nullptr;
+test::ScratchDir* Synthetic::dir_ = nullptr;
 SyntheticResult* Synthetic::result_ = nullptr;
 
 TEST_F(Synthetic, EveryGoldQueryReturnsRowsOnItsDatabase) {
@@ -148,7 +126,7 @@ TEST_F(Synthetic, EveryGoldQueryReturnsRowsOnItsDatabase) {
     EXPECT_EQ(rec.line, static_cast<int64_t>(i) + 1);
     ASSERT_TRUE(rec.db.starts_with("databases/") && rec.db.ends_with(".sqlite")) << rec.db;
     auto& db = open[rec.db];
-    if (!db) db = std::make_unique<Sqlite>((dir_->path() / rec.db).string(), SQLITE_OPEN_READONLY);
+    if (!db) db = std::make_unique<Sqlite>((dir_->root() / rec.db).string(), SQLITE_OPEN_READONLY);
     std::string error;
     const auto rows = db->query(rec.response, &error);
     EXPECT_EQ(error, "") << rec.response;
@@ -159,7 +137,7 @@ TEST_F(Synthetic, EveryGoldQueryReturnsRowsOnItsDatabase) {
 
 TEST_F(Synthetic, DatabasesHaveLinkedTablesOfFifteenToEightyRows) {
   int files = 0;
-  for (const auto& entry : fs::directory_iterator(dir_->path() / "databases")) {
+  for (const auto& entry : fs::directory_iterator(dir_->root() / "databases")) {
     ++files;
     ASSERT_EQ(entry.path().extension(), ".sqlite") << entry.path();  // no temporaries left
     Sqlite db(entry.path().string(), SQLITE_OPEN_READONLY);
@@ -221,7 +199,7 @@ TEST_F(Synthetic, AllTemplateFamiliesOccur) {
 }
 
 TEST(SyntheticOutput, SameSeedSameBytesOtherSeedDiffers) {
-  TempDir a, b, c;
+  test::ScratchDir a, b, c;
   const SyntheticResult ra = synthetic_generate(small_options(7), a.str());
   const SyntheticResult rb = synthetic_generate(small_options(7), b.str());
   const SyntheticResult rc = synthetic_generate(small_options(8), c.str());
@@ -236,9 +214,9 @@ TEST(SyntheticOutput, SameSeedSameBytesOtherSeedDiffers) {
     EXPECT_EQ(ra.records[i].line, rb.records[i].line);
   }
   int files = 0;
-  for (const auto& entry : fs::directory_iterator(a.path() / "databases")) {
+  for (const auto& entry : fs::directory_iterator(a.root() / "databases")) {
     ++files;
-    const fs::path twin = b.path() / "databases" / entry.path().filename();
+    const fs::path twin = b.root() / "databases" / entry.path().filename();
     ASSERT_TRUE(fs::exists(twin)) << twin;
     EXPECT_TRUE(file_bytes(entry.path()) == file_bytes(twin)) << entry.path().filename();
   }
@@ -254,15 +232,15 @@ TEST(SyntheticOutput, SameSeedSameBytesOtherSeedDiffers) {
 
 // Running again over an existing output replaces the files with the same bytes.
 TEST(SyntheticOutput, RerunReplacesFilesInPlace) {
-  TempDir dir;
+  test::ScratchDir dir;
   synthetic_generate(small_options(), dir.str());
   std::map<std::string, std::string> first;
-  for (const auto& e : fs::directory_iterator(dir.path() / "databases")) {
+  for (const auto& e : fs::directory_iterator(dir.root() / "databases")) {
     first[e.path().filename().string()] = file_bytes(e.path());
   }
   synthetic_generate(small_options(), dir.str());
   std::map<std::string, std::string> second;
-  for (const auto& e : fs::directory_iterator(dir.path() / "databases")) {
+  for (const auto& e : fs::directory_iterator(dir.root() / "databases")) {
     second[e.path().filename().string()] = file_bytes(e.path());
   }
   EXPECT_TRUE(first == second);
@@ -271,7 +249,7 @@ TEST(SyntheticOutput, RerunReplacesFilesInPlace) {
 // At the default options about a third of the records falls in each subset of the reference
 // (easy 10-100, medium 101-200, hard 201-800 words), and none outside 10-800.
 TEST(SyntheticOutput, DefaultOptionsSpreadOverTheDifficultySubsets) {
-  TempDir dir;
+  test::ScratchDir dir;
   const SyntheticResult r = synthetic_generate(SyntheticOptions{}, dir.str());
   ASSERT_GT(r.records.size(), 1000u);
   int64_t easy = 0, medium = 0, hard = 0;
@@ -299,7 +277,7 @@ void expect_error(const SyntheticOptions& o, const std::string& dir, const std::
 }
 
 TEST(SyntheticOutput, BadOptionsThrowClearErrors) {
-  TempDir dir;
+  test::ScratchDir dir;
   SyntheticOptions o = small_options();
   o.databases = 0;
   expect_error(o, dir.str(), "databases must be at least 1");
@@ -318,7 +296,7 @@ TEST(SyntheticOutput, BadOptionsThrowClearErrors) {
   expect_error(small_options(), "", "output directory is empty");
 
   // A directory that cannot exist: its parent is a regular file (root ignores permissions).
-  const fs::path file = dir.path() / "plain_file";
+  const fs::path file = dir.root() / "plain_file";
   std::ofstream(file) << "x";
   expect_error(small_options(), (file / "out").string(), "cannot create directory");
   expect_error(small_options(), (file / "out").string(), "writable");

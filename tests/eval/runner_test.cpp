@@ -11,39 +11,25 @@
 #include "eval/teacher_forced.h"
 #include "io/files.h"
 #include "support/compare.h"
+#include "support/scratch.h"
 
 namespace llmtune::eval {
 namespace {
 
 namespace fs = std::filesystem;
 
-class Scratch {
- public:
-  Scratch() {
-    path_ = fs::temp_directory_path() /
-            ("llmtune-eval-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(path_);
-  }
-  ~Scratch() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 TEST(Score, GoldScoresPerfectlyAndWrongAnswersCount) {
-  Scratch dir;
+  test::ScratchDir dir;
   data::SyntheticOptions o;
   o.databases = 2;
   o.questions_per_db = 10;
-  const data::SyntheticResult syn = data::synthetic_generate(o, dir.path().string());
+  const data::SyntheticResult syn = data::synthetic_generate(o, dir.root().string());
   std::vector<Prediction> gold, wrong;
   for (const data::Record& r : syn.records) {
     Prediction p;
     p.prediction = r.response;
     p.references = {r.response};
-    p.db_path = (dir.path() / r.db).string();
+    p.db_path = (dir.root() / r.db).string();
     p.difficulty = "easy";
     gold.push_back(p);
     p.prediction = "SELECT 1 FROM no_such_table";
@@ -86,8 +72,8 @@ TEST(StopStrings, CheckAndCut) {
 }
 
 TEST(Predictions, FileRoundTripAndErrors) {
-  Scratch dir;
-  const std::string file = (dir.path() / "p.jsonl").string();
+  test::ScratchDir dir;
+  const std::string file = (dir.root() / "p.jsonl").string();
   io::write_file_atomic(file,
                         R"({"prediction": "select a from t", "reference": "SELECT a FROM t"})"
                         "\n"
@@ -96,7 +82,7 @@ TEST(Predictions, FileRoundTripAndErrors) {
   std::vector<Prediction> p = predictions_load(file);
   ASSERT_EQ(p.size(), 2u);
   EXPECT_EQ(p[1].references.size(), 2u);
-  EXPECT_EQ(p[1].db_path, (dir.path() / "db.sqlite").string());  // relative to the file
+  EXPECT_EQ(p[1].db_path, (dir.root() / "db.sqlite").string());  // relative to the file
   EXPECT_EQ(p[0].db_path, "");
   p[1].db_path.clear();
   const EvalReport r = score(p, {});
@@ -186,11 +172,11 @@ TEST(TeacherForced, AccuracyIsArgmaxAgainstTheLabels) {
 TEST(Evaluate, GeneratesScoresAndReportsProgress) {
   const std::string tok_dir = test::shared_dir() + "/fixtures/mistral-tokenizer";
   if (!fs::exists(tok_dir)) GTEST_SKIP() << tok_dir << " absent";
-  Scratch dir;
+  test::ScratchDir dir;
   data::SyntheticOptions so;
   so.databases = 1;
   so.questions_per_db = 4;
-  const data::SyntheticResult syn = data::synthetic_generate(so, dir.path().string());
+  const data::SyntheticResult syn = data::synthetic_generate(so, dir.root().string());
   const auto tok = text::tokenizer_load(tok_dir);
   model::LlamaModel m(tiny(), {});
   m.init_weights(5);
@@ -198,7 +184,7 @@ TEST(Evaluate, GeneratesScoresAndReportsProgress) {
   o.batch_size = 3;
   o.sampling.max_new_tokens = 4;
   o.chat_template = text::builtin_chat_template("mistral");
-  o.db_root = dir.path().string();
+  o.db_root = dir.root().string();
   int64_t calls = 0, last = 0;
   o.progress = [&](int64_t done, int64_t total, double) {
     ++calls;

@@ -4,6 +4,7 @@
 // database file byte-identical with no journal beside it; runaway queries stop at the time or
 // row limit; a missing database is kGoldFailed and is not created.
 #include "eval/sql_exec.h"
+#include "support/scratch.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -26,28 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Rows = std::vector<std::vector<std::string>>;
-
-// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("llmtune_sql_exec_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Creates `path` with a table x(a, b, c) of five rows, one holding NULLs, closed when done.
 void fixture_create(const fs::path& path) {
@@ -106,25 +85,25 @@ class SqlExec : public ::testing::Test {
     return r.rows;
   }
 
-  TempDir dir_;
-  fs::path db_ = dir_.path() / "db.sqlite";
+  test::ScratchDir dir_;
+  fs::path db_ = dir_.root() / "db.sqlite";
 };
 
 TEST(SqlExecSynthetic, EveryGoldQueryMatchesItself) {
-  TempDir dir;
+  test::ScratchDir dir;
   data::SyntheticOptions options;
   options.seed = 7;
   options.databases = 4;
   options.questions_per_db = 30;
-  const data::SyntheticResult set = data::synthetic_generate(options, dir.path().string());
+  const data::SyntheticResult set = data::synthetic_generate(options, dir.root().string());
   ASSERT_GT(set.records.size(), 80u);
   for (const data::Record& rec : set.records) {
-    const std::string path = (dir.path() / rec.db).string();
+    const std::string path = (dir.root() / rec.db).string();
     EXPECT_EQ(execution_match(path, rec.response, rec.response), ExecOutcome::kMatch)
         << rec.response << "\n"
         << run_query(path, rec.response).message;
   }
-  for (const auto& entry : fs::directory_iterator(dir.path() / "databases")) {
+  for (const auto& entry : fs::directory_iterator(dir.root() / "databases")) {
     EXPECT_EQ(entry.path().extension(), ".sqlite") << entry.path();  // no journal left beside
   }
 }
@@ -235,7 +214,7 @@ TEST_F(SqlExec, TrailingSemicolonsAndCommentsAreOneStatement) {
 // modification time and its directory (no -journal, -wal or -shm) stay as they were.
 TEST_F(SqlExec, NonQueriesAreRefusedAndTheFileIsUntouched) {
   const std::string gold = "SELECT a FROM x";
-  const fs::path vacuum_target = dir_.path() / "copy.sqlite";
+  const fs::path vacuum_target = dir_.root() / "copy.sqlite";
   const std::pair<std::string, ExecOutcome> cases[] = {
       {"DROP TABLE x", ExecOutcome::kWriteRefused},
       {"UPDATE x SET a = a + 1", ExecOutcome::kWriteRefused},
@@ -281,7 +260,7 @@ TEST_F(SqlExec, NonQueriesAreRefusedAndTheFileIsUntouched) {
     EXPECT_TRUE(Snapshot(db_) == before) << prediction << " changed " << db();
   }
   EXPECT_FALSE(fs::exists(vacuum_target));
-  EXPECT_EQ(dir_listing(dir_.path()), std::set<std::string>{"db.sqlite"});
+  EXPECT_EQ(dir_listing(dir_.root()), std::set<std::string>{"db.sqlite"});
   EXPECT_EQ(match(gold, gold), ExecOutcome::kMatch);  // the table is still there
   // Reads of the schema are queries.
   EXPECT_EQ(rows("PRAGMA table_info(y)").size(), 2u);
@@ -330,22 +309,22 @@ TEST_F(SqlExec, FailingGoldCannotBeScored) {
 }
 
 TEST(SqlExecFiles, MissingDatabaseIsGoldFailedAndNotCreated) {
-  TempDir dir;
-  const fs::path missing = dir.path() / "missing.sqlite";
+  test::ScratchDir dir;
+  const fs::path missing = dir.root() / "missing.sqlite";
   const QueryResult r = run_query(missing.string(), "SELECT 1");
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.error, ExecOutcome::kRuntimeError);
   EXPECT_NE(r.message.find("not found"), std::string::npos) << r.message;
   EXPECT_NE(r.message.find(missing.string()), std::string::npos) << r.message;
   EXPECT_EQ(execution_match(missing.string(), "SELECT 1", "SELECT 1"), ExecOutcome::kGoldFailed);
-  EXPECT_TRUE(fs::is_empty(dir.path()));
-  EXPECT_EQ(execution_match(dir.path().string(), "SELECT 1", "SELECT 1"),
+  EXPECT_TRUE(fs::is_empty(dir.root()));
+  EXPECT_EQ(execution_match(dir.root().string(), "SELECT 1", "SELECT 1"),
             ExecOutcome::kGoldFailed);  // a directory is not a database
 }
 
 TEST(SqlExecFiles, FileThatIsNotADatabaseIsGoldFailed) {
-  TempDir dir;
-  const fs::path path = dir.path() / "notes.sqlite";
+  test::ScratchDir dir;
+  const fs::path path = dir.root() / "notes.sqlite";
   std::ofstream(path) << "these are not the bytes of a SQLite database, but long enough to read\n";
   const QueryResult r = run_query(path.string(), "SELECT 1 FROM sqlite_master");
   EXPECT_FALSE(r.ok);
@@ -356,13 +335,13 @@ TEST(SqlExecFiles, FileThatIsNotADatabaseIsGoldFailed) {
 
 // '?', '#', '%' and spaces in the path are part of the file name, not of the URI.
 TEST(SqlExecFiles, PathsWithUriCharacters) {
-  TempDir dir;
-  const fs::path path = dir.path() / "a b?c#d%20e.sqlite";
+  test::ScratchDir dir;
+  const fs::path path = dir.root() / "a b?c#d%20e.sqlite";
   fixture_create(path);
   const QueryResult r = run_query(path.string(), "SELECT count(*) FROM x");
   EXPECT_TRUE(r.ok) << r.message;
   EXPECT_EQ(r.rows, (Rows{{"5"}}));
-  EXPECT_EQ(dir_listing(dir.path()), std::set<std::string>{"a b?c#d%20e.sqlite"});
+  EXPECT_EQ(dir_listing(dir.root()), std::set<std::string>{"a b?c#d%20e.sqlite"});
 }
 
 // Opened immutable, a database would not see changes still in its -wal file, so it is refused.

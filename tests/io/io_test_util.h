@@ -17,43 +17,9 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "io/safetensors.h"
+#include "support/scratch.h"
 
 namespace llmtune::test {
-
-// A fresh directory under the system temp directory, removed with its contents at scope end.
-class ScratchDir {
- public:
-  ScratchDir() {
-    static std::atomic<int> counter{0};
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() / str("llmtune_io_",
-                                                         info != nullptr ? info->name() : "test",
-                                                         "_", ::getpid(), "_", counter++);
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  std::string path() const { return path_.string(); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  // The names of the directory's entries, sorted.
-  std::vector<std::string> listing() const {
-    std::vector<std::string> out;
-    for (const auto& e : std::filesystem::directory_iterator(path_)) {
-      out.push_back(e.path().filename().string());
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Success when `fn` throws llmtune::Error whose message holds every one of `parts` and is not
 // an internal check failure (a user-caused problem must be reported as such).
