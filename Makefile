@@ -1,11 +1,11 @@
-# Thin wrapper over CMake. `make test` and `make bench` work on a fresh Debian machine:
+# Thin wrapper over CMake. `make demo`, `make test` and `make bench` work on a fresh Debian machine:
 # they install missing packages, configure, build and run.
 BUILD ?= build
 SHARED ?= ../shared
 JOBS ?= $(shell nproc)
 PY ?= /usr/bin/python3
 
-.PHONY: all deps configure build test bench reference format clean
+.PHONY: all deps configure build test demo bench reference format clean
 
 all: build
 
@@ -20,6 +20,11 @@ build: configure
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The main job: synthetic data, a tokenizer, a tiny base model, full and LoRA finetuning per
+# difficulty, evaluation and the comparison table (runs/demo/).
+demo: build
+	$(BUILD)/src/cli/llmtune demo --out runs/demo
 
 bench: build
 	$(BUILD)/bench/train_step --peer bench/train_step_peer.py --python $(PY)

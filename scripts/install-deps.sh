@@ -11,6 +11,7 @@ packages=(
   libpcre2-dev             # Unicode regular expressions of tokenizer.json pre-tokenizers
   libcli11-dev             # the llmtune command line
   libsqlite3-dev           # the synthetic text-to-SQL databases, SQL execution
+  libyaml-cpp-dev          # experiment configs (Determined-style YAML)
   libgtest-dev libgmock-dev
   libbenchmark-dev
   clang-format

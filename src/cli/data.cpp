@@ -190,6 +190,11 @@ void add_data(CLI::App& app) {
   auto p = std::make_shared<PrepareArgs>();
   CLI::App* prep =
       data->add_subcommand("prepare", "Records -> difficulty subset -> train/valid/test files");
+  prep->footer(
+      "Examples:\n"
+      "  llmtune data prepare --source synthetic --out data/synthetic\n"
+      "  llmtune data prepare --source ../shared/data/sql-create-context-4k.jsonl --out data/hard "
+      "--subset hard");
   prep->add_option("--source", p->source, "A .jsonl/.json/.csv file, or \"synthetic\"")->required();
   prep->add_option("--out", p->out, "Output directory")->required();
   prep->add_option("--subset", p->subset, "easy, medium, hard or all")->capture_default_str();
@@ -206,6 +211,10 @@ void add_data(CLI::App& app) {
 
   auto s = std::make_shared<StatsArgs>();
   CLI::App* st = data->add_subcommand("stats", "Token-length distribution, padding and truncation");
+  st->footer(
+      "Example:\n"
+      "  llmtune data stats --data data/synthetic --tokenizer ../shared/fixtures/mistral-tokenizer "
+      "--chat-template mistral --svg lengths.svg");
   st->add_option("--data", s->data, "A records file, or a prepared directory")->required();
   st->add_option("--split", s->split, "With a directory: train, valid or test")
       ->capture_default_str();

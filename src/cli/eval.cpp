@@ -93,6 +93,11 @@ void add_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   CLI::App* cmd =
       app.add_subcommand("eval", "Score a model (or a predictions file) on text-to-SQL");
+  cmd->footer(
+      "Examples:\n"
+      "  llmtune eval --model CHECKPOINT_DIR --dataset runs/demo/data --split test --out "
+      "preds.jsonl\n"
+      "  llmtune eval --predictions preds.jsonl --json report.json");
   cmd->add_option("--model", a->model.dir, "Hugging Face model directory");
   cmd->add_option("--adapter", a->model.adapter, "PEFT LoRA adapter directory to apply");
   cmd->add_flag("--merge", a->model.merge, "Merge the adapter into the weights first");

@@ -91,6 +91,12 @@ void add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   a->sampling.max_new_tokens = 256;
   CLI::App* cmd = app.add_subcommand("generate", "Generate the SQL for a question with a model");
+  cmd->footer(
+      "Examples:\n"
+      "  llmtune generate --model runs/demo/models/base --prompt \"How many singers are there?\"\n"
+      "  llmtune generate --model runs/demo/models/base --adapter CHECKPOINT_DIR --dataset "
+      "runs/demo/data/test.jsonl --index 3\n"
+      "  llmtune generate --model MODEL_DIR --prompt-ids 1,415,2936 --print-ids");
   add_model_options(cmd, &a->model);
   cmd->add_option("--prompt", a->prompt, "A question, rendered through the chat template");
   cmd->add_flag("--raw", a->raw, "With --prompt: use the text as it is, without the chat template");

@@ -11,9 +11,12 @@ int main(int argc, char** argv) {
                "llmtune");
   app.require_subcommand(1);
   llmtune::cli::add_data(app);
+  llmtune::cli::add_demo(app);
   llmtune::cli::add_eval(app);
+  llmtune::cli::add_experiment(app);
   llmtune::cli::add_generate(app);
   llmtune::cli::add_tokenize(app);
+  llmtune::cli::add_train(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

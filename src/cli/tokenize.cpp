@@ -75,6 +75,11 @@ void add_tokenize(CLI::App& app) {
   auto args = std::make_shared<TokenizeArgs>();
   CLI::App* cmd = app.add_subcommand(
       "tokenize", "Show how a model's tokenizer splits text, decodes ids, renders a chat");
+  cmd->footer(
+      "Examples:\n"
+      "  llmtune tokenize --tokenizer ../shared/fixtures/llama2-tokenizer \"Hello world\"\n"
+      "  llmtune tokenize --tokenizer ../shared/fixtures/llama2-tokenizer --decode 1,15043,3186\n"
+      "  llmtune tokenize --tokenizer MODEL_DIR --chat chat.json --add-generation-prompt");
   cmd->add_option("--tokenizer", args->dir, "Model directory with tokenizer.json / tokenizer.model")
       ->required();
   cmd->add_option("texts", args->texts, "Texts to tokenize");

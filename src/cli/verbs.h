@@ -13,5 +13,11 @@ void add_data(CLI::App& app);
 void add_generate(CLI::App& app);
 // `llmtune eval`: BLEU, exact match and execution accuracy of a model or a predictions file.
 void add_eval(CLI::App& app);
+// `llmtune experiment create|list|describe`, `llmtune checkpoint list`.
+void add_experiment(CLI::App& app);
+// `llmtune train`: one trial in this process.
+void add_train(CLI::App& app);
+// `llmtune demo`: the whole workflow on the built-in synthetic dataset.
+void add_demo(CLI::App& app);
 
 }  // namespace llmtune::cli

@@ -160,6 +160,12 @@ void adapter_load(model::LlamaModel& model, const std::string& dir) {
   }
 }
 
+void adapter_load_weights(model::LlamaModel& model, const std::string& dir) {
+  const std::string path = path_join(dir, kWeights);
+  if (!file_exists(path)) throw Error(str(dir, ": no ", kWeights));
+  load_lora_tensors(model, *SafetensorsFile::open(path));
+}
+
 void adapter_save(model::LlamaModel& model, const std::string& dir) {
   const model::LoraConfig& c = model.lora_config();
   std::filesystem::create_directories(dir);

@@ -18,6 +18,10 @@ model::LoraConfig adapter_config_load(const std::string& dir);
 // Every adapted module's lora_A (r, in) and lora_B (out, r) must be present with those shapes.
 void adapter_load(model::LlamaModel& model, const std::string& dir);
 
+// Loads the adapter weights in `dir` into the model's existing adapter (same targets and rank),
+// as resuming a LoRA run needs.
+void adapter_load_weights(model::LlamaModel& model, const std::string& dir);
+
 // Writes the model's adapter (F32) and adapter_config.json, as PeftModel.save_pretrained does.
 void adapter_save(model::LlamaModel& model, const std::string& dir);
 

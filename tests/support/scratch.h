@@ -35,10 +35,11 @@ class ScratchDir {
   std::string path() const { return root_.string(); }
   std::string str() const { return root_.string(); }
   std::string file(const std::string& name) const { return (root_ / name).string(); }
-  // The names of the directory's entries, sorted.
-  std::vector<std::string> listing() const {
+  // The names of the directory's (or another directory's) entries, sorted.
+  std::vector<std::string> listing() const { return listing_of(root_); }
+  static std::vector<std::string> listing_of(const std::filesystem::path& dir) {
     std::vector<std::string> out;
-    for (const auto& e : std::filesystem::directory_iterator(root_)) {
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
       out.push_back(e.path().filename().string());
     }
     std::sort(out.begin(), out.end());

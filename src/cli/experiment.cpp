@@ -1,0 +1,119 @@
+// llmtune experiment create CONFIG [--set key=value]...   runs every trial of the search
+// llmtune experiment list | describe ID                   what the store holds
+// llmtune checkpoint list ID [--sort-by METRIC]           an experiment's checkpoints, best first
+// llmtune train CONFIG | --trial ID                       one trial in this process
+//
+// Experiments live in a store (runs/llmtune.db by default) and trial directories below
+// runs/<experiment>-<id>/trial-<id>/. `experiment create` runs each trial as a child
+// `llmtune train --trial ID` and restarts a trial that dies, up to max_restarts times; the
+// restarted trial resumes from its last complete checkpoint.
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/experiment_run.h"
+#include "cli/verbs.h"
+#include "core/error.h"
+
+namespace llmtune::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CreateArgs {
+  std::string config, runs = "runs";
+  std::vector<std::string> sets;
+  bool quiet = false;
+};
+
+void create(const CreateArgs& a) {
+  const int64_t id = run_experiment(a.config, a.sets, a.runs, a.quiet);
+  std::printf("%s", describe_experiment(a.runs, id).c_str());
+}
+
+}  // namespace
+
+void add_experiment(CLI::App& app) {
+  CLI::App* exp = app.add_subcommand("experiment", "Create, list and describe experiments");
+  exp->alias("e");
+  exp->require_subcommand(1);
+
+  auto c = std::make_shared<CreateArgs>();
+  CLI::App* cr = exp->add_subcommand("create", "Run an experiment config's trials");
+  cr->footer(
+      "Examples:\n"
+      "  llmtune experiment create configs/quickstart.yaml\n"
+      "  llmtune experiment create configs/tinyllama-lora.yaml --set "
+      "hyperparameters.training_args.max_steps=100\n"
+      "  llmtune experiment create ../shared/fixtures/reference-configs/lora.yaml --set "
+      "hyperparameters.model=models/Mistral-7B-Instruct-v0.2");
+  cr->add_option("config", c->config, "Experiment YAML (Determined style)")->required();
+  cr->add_option("--set,--config", c->sets, "Override a value: key.path=value (repeatable)");
+  cr->add_option("--runs", c->runs, "Directory of the store and trial directories")
+      ->capture_default_str();
+  cr->add_flag("--quiet", c->quiet, "No progress bars");
+  cr->callback([c] { create(*c); });
+
+  auto runs = std::make_shared<std::string>("runs");
+  auto json = std::make_shared<bool>(false);
+  CLI::App* ls = exp->add_subcommand("list", "The experiments in the store");
+  ls->alias("ls");
+  ls->footer("Example:\n  llmtune experiment list --runs runs");
+  ls->add_option("--runs", *runs, "Directory of the store")->capture_default_str();
+  ls->add_flag("--json", *json, "JSON instead of a table");
+  ls->callback([runs, json] { std::printf("%s", list_experiments(*runs, *json).c_str()); });
+
+  auto id = std::make_shared<int64_t>(0);
+  CLI::App* de = exp->add_subcommand("describe", "Hyperparameters, metrics and checkpoints");
+  de->footer("Example:\n  llmtune experiment describe 1 --runs runs");
+  de->add_option("id", *id, "Experiment id")->required();
+  de->add_option("--runs", *runs, "Directory of the store")->capture_default_str();
+  de->add_flag("--json", *json, "JSON instead of text");
+  de->callback([runs, id, json] {
+    std::printf("%s", (*json ? describe_experiment_json(*runs, *id).dump(2) + "\n"
+                             : describe_experiment(*runs, *id))
+                          .c_str());
+  });
+
+  CLI::App* ck = app.add_subcommand("checkpoint", "List an experiment's checkpoints");
+  ck->require_subcommand(1);
+  auto sort_by = std::make_shared<std::string>("");
+  auto best = std::make_shared<int64_t>(0);
+  CLI::App* cl = ck->add_subcommand("list", "Checkpoints of an experiment, best first");
+  cl->footer(
+      "Examples:\n"
+      "  llmtune checkpoint list 1                      (sorted by the searcher metric)\n"
+      "  llmtune checkpoint list 1 --sort-by eval_bleu --best 1");
+  cl->add_option("id", *id, "Experiment id")->required();
+  cl->add_option("--sort-by", *sort_by,
+                 "A metric, or step|time|uuid|trial_id (default: the searcher metric)");
+  cl->add_option("--best", *best, "Only the first N");
+  cl->add_option("--runs", *runs, "Directory of the store")->capture_default_str();
+  cl->add_flag("--json", *json, "JSON instead of a table");
+  cl->callback([runs, id, sort_by, best, json] {
+    std::printf("%s", list_checkpoints(*runs, *id, *sort_by, *best, *json).c_str());
+  });
+}
+
+void add_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* t = app.add_subcommand("train", "Run one trial in this process");
+  t->footer(
+      "Examples:\n"
+      "  llmtune train configs/quickstart.yaml               (a single-trial experiment)\n"
+      "  llmtune train --trial 3 --runs runs                 (continue trial 3 of the store)\n"
+      "  llmtune train configs/quickstart.yaml --resume "
+      "runs/quickstart-lora-1/trial-1/checkpoint-20");
+  t->add_option("config", a->config, "Experiment YAML with a single searcher");
+  t->add_option("--set", a->sets, "Override a value: key.path=value (repeatable)");
+  t->add_option("--trial", a->trial, "Run (or resume) this trial of the store instead");
+  t->add_option("--runs", a->runs, "Directory of the store and trial directories")
+      ->capture_default_str();
+  t->add_option("--resume", a->resume,
+                "Start from this checkpoint directory (weights, optimizer, step)");
+  t->add_option("--stop-after", a->stop_after, "Stop after this step, as a crash would (testing)");
+  t->add_flag("--quiet", a->quiet, "No progress bar");
+  t->callback([a] { train_command(*a); });
+}
+
+}  // namespace llmtune::cli

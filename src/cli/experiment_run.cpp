@@ -1,0 +1,353 @@
+#include "cli/experiment_run.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include "core/error.h"
+#include "io/files.h"
+#include "track/store.h"
+#include "train/trial.h"
+
+extern char** environ;
+
+namespace llmtune::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string slug(const std::string& name) {
+  std::string s;
+  for (char c : name) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    s += ok ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : '-';
+  }
+  return s.empty() ? "experiment" : s;
+}
+
+std::string trial_dir(const std::string& runs, const std::string& name, int64_t exp,
+                      int64_t trial) {
+  return (fs::absolute(runs) / (slug(name) + "-" + std::to_string(exp)) /
+          ("trial-" + std::to_string(trial)))
+      .string();
+}
+
+// The stored form of a config: the file's absolute path (DeepSpeed files are relative to it)
+// and the whole config after overrides.
+json stored_config(const config::ExperimentConfig& c) {
+  return {{"path", fs::absolute(c.path).string()}, {"config", c.raw}};
+}
+
+config::ExperimentConfig config_of(const track::ExperimentRow& row) {
+  return config::experiment_parse(row.config.at("config").dump(), row.config.at("path"));
+}
+
+std::string when(double t) {
+  if (t <= 0) return "-";
+  char buf[32];
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&tt));
+  return buf;
+}
+
+std::string number(const json& v) {
+  if (!v.is_number()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v.get<double>());
+  return buf;
+}
+
+// "r=8 lora=true training_args.learning_rate=1e-05": a trial's hyperparameters on one line.
+void flatten(const json& j, const std::string& prefix, std::string* out) {
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_object()) {
+      flatten(v, prefix + k + ".", out);
+    } else {
+      *out += (out->empty() ? "" : " ") + prefix + k + "=" +
+              (v.is_string() ? v.get<std::string>() : v.dump());
+    }
+  }
+}
+
+}  // namespace
+
+std::string store_path(const std::string& runs) {
+  return io::path_join(runs, "llmtune.db");
+}
+
+PreparedExperiment prepare_experiment(const std::string& config_path,
+                                      const std::vector<std::string>& sets,
+                                      const std::string& runs) {
+  PreparedExperiment p;
+  p.config = config::experiment_load(config_path, sets);
+  for (const std::string& n : p.config.notices) std::fprintf(stderr, "notice: %s\n", n.c_str());
+  const std::vector<json> points = config::search_points(p.config, 0);
+  for (const json& point : points) config::trial_config(p.config, point, p.config.slots_per_trial);
+  if (p.config.slots_per_trial > 1) {
+    std::fprintf(stderr,
+                 "notice: resources.slots_per_trial is %lld; each trial runs as one process here "
+                 "(multi-process ZeRO training is started with mpirun)\n",
+                 static_cast<long long>(p.config.slots_per_trial));
+  }
+  auto store = track::Store::open(store_path(runs));
+  p.id = store->create_experiment(p.config.name, p.config.description, stored_config(p.config),
+                                  p.config.searcher.metric, p.config.searcher.smaller_is_better);
+  for (const json& point : points) {
+    const int64_t t = store->create_trial(p.id, point, "");
+    p.trial_ids.push_back(t);
+  }
+  return p;
+}
+
+void record_restart(const std::string& runs, int64_t trial_id) {
+  track::Store::open(store_path(runs))->add_trial_restart(trial_id);
+}
+
+void finish_experiment(const std::string& runs, int64_t id, bool failed) {
+  track::Store::open(store_path(runs))->set_experiment_state(id, failed ? "ERROR" : "COMPLETED");
+}
+
+namespace {
+
+// Runs `llmtune train --trial ID` as a child; returns its exit status (128 + signal if killed).
+int run_child(const std::string& runs, int64_t trial_id, bool quiet) {
+  std::vector<std::string> argv = {"llmtune", "train",   "--runs",
+                                   runs,      "--trial", std::to_string(trial_id)};
+  if (quiet) argv.push_back("--quiet");
+  std::vector<char*> cargv;
+  for (std::string& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, cargv.data(), environ) != 0) {
+    throw Error("cannot start a trial process (posix_spawn of /proc/self/exe failed)");
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+  }
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+int64_t run_experiment(const std::string& config_path, const std::vector<std::string>& sets,
+                       const std::string& runs, bool quiet) {
+  const PreparedExperiment ex = prepare_experiment(config_path, sets, runs);
+  std::printf("experiment %lld \"%s\": %zu trial(s), store %s\n", static_cast<long long>(ex.id),
+              ex.config.name.c_str(), ex.trial_ids.size(), store_path(runs).c_str());
+  std::fflush(stdout);
+  bool failed = false;
+  for (int64_t trial : ex.trial_ids) {
+    for (int64_t restarts = 0;;) {
+      const int code = run_child(runs, trial, quiet);
+      if (code == 0) break;
+      if (code == 2 || restarts >= ex.config.max_restarts) {  // bad input: a restart cannot help
+        std::fprintf(stderr,
+                     "trial %lld failed (exit %d) after %lld restart(s); max_restarts is %lld\n",
+                     static_cast<long long>(trial), code, static_cast<long long>(restarts),
+                     static_cast<long long>(ex.config.max_restarts));
+        failed = true;
+        break;
+      }
+      ++restarts;
+      record_restart(runs, trial);
+      std::fprintf(stderr,
+                   "trial %lld died (exit %d); restart %lld of %lld from its last checkpoint\n",
+                   static_cast<long long>(trial), code, static_cast<long long>(restarts),
+                   static_cast<long long>(ex.config.max_restarts));
+    }
+  }
+  finish_experiment(runs, ex.id, failed);
+  if (failed) throw Error(str("experiment ", ex.id, " has failed trials; see above"));
+  return ex.id;
+}
+
+int64_t train_command(const TrainArgs& a) {
+  if (!a.resume.empty() && !fs::exists(fs::path(a.resume) / "train_state.json")) {
+    throw Error(str("--resume ", a.resume, " is not an llmtune checkpoint (no train_state.json)"));
+  }
+  auto store = track::Store::open(store_path(a.runs));
+  int64_t trial_id = a.trial;
+  if (trial_id == 0) {
+    if (a.config.empty()) throw Error("give an experiment config, or --trial ID of the store");
+    const PreparedExperiment p = prepare_experiment(a.config, a.sets, a.runs);
+    if (p.trial_ids.size() != 1) {
+      throw Error(str(a.config, ": `llmtune train` runs one trial but the searcher makes ",
+                      p.trial_ids.size(), "; use `llmtune experiment create`"));
+    }
+    trial_id = p.trial_ids[0];
+  } else if (!a.config.empty()) {
+    throw Error("give either a config or --trial, not both");
+  }
+  const track::TrialRow trial = store->trial(trial_id);
+  const track::ExperimentRow exp = store->experiment(trial.experiment_id);
+  train::TrialRun run;
+  run.experiment = config_of(exp);
+  run.trial =
+      config::trial_config(run.experiment, trial.hyperparameters, run.experiment.slots_per_trial);
+  run.store = store.get();
+  run.experiment_id = exp.id;
+  run.trial_id = trial_id;
+  run.directory = trial_dir(a.runs, exp.name, exp.id, trial_id);
+  run.cache_dir = (fs::absolute(a.runs) / "datasets").string();
+  run.progress = !a.quiet;
+  run.stop_after_step = a.stop_after;
+  run.resume_from = a.resume;
+  const train::TrialOutcome out = train::run_trial(run);
+  std::printf("trial %lld: %lld steps in %.1f s, train loss %.4f%s%s\n",
+              static_cast<long long>(trial_id), static_cast<long long>(out.result.steps),
+              out.seconds, out.result.train_loss, out.final_checkpoint.empty() ? "" : ", model ",
+              out.final_checkpoint.c_str());
+  if (a.trial == 0) finish_experiment(a.runs, exp.id, false);
+  return trial_id;
+}
+
+std::string list_experiments(const std::string& runs, bool as_json) {
+  auto store = track::Store::open(store_path(runs));
+  json all = json::array();
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%4s  %-28s %-10s %6s  %-19s  %s\n", "id", "name", "state",
+                "trials", "started", "metric");
+  out += line;
+  for (const track::ExperimentRow& e : store->experiments()) {
+    const size_t trials = store->trials(e.id).size();
+    all.push_back({{"id", e.id},
+                   {"name", e.name},
+                   {"state", e.state},
+                   {"trials", trials},
+                   {"start_time", e.start_time},
+                   {"end_time", e.end_time},
+                   {"searcher_metric", e.searcher_metric}});
+    std::snprintf(line, sizeof line, "%4lld  %-28s %-10s %6zu  %-19s  %s\n",
+                  static_cast<long long>(e.id), e.name.c_str(), e.state.c_str(), trials,
+                  when(e.start_time).c_str(), e.searcher_metric.c_str());
+    out += line;
+  }
+  return as_json ? all.dump(2) + "\n" : out;
+}
+
+json describe_experiment_json(const std::string& runs, int64_t id) {
+  auto store = track::Store::open(store_path(runs));
+  const track::ExperimentRow e = store->experiment(id);
+  json j = {{"id", e.id},
+            {"name", e.name},
+            {"description", e.description},
+            {"state", e.state},
+            {"searcher_metric", e.searcher_metric},
+            {"smaller_is_better", e.smaller_is_better},
+            {"start_time", e.start_time},
+            {"end_time", e.end_time},
+            {"trials", json::array()}};
+  for (const track::TrialRow& t : store->trials(id)) {
+    json best = nullptr, final_training = nullptr, final_validation = nullptr;
+    for (const track::MetricRow& m : store->metrics(t.id, "training")) {
+      if (final_training.is_null()) final_training = json::object();
+      final_training.update(m.metrics);  // the last value of each key
+    }
+    for (const track::MetricRow& m : store->metrics(t.id, "validation")) {
+      final_validation = m.metrics;
+      if (!m.metrics.contains(e.searcher_metric)) continue;
+      const double v = m.metrics[e.searcher_metric].get<double>();
+      if (best.is_null() || (e.smaller_is_better ? v < best["value"].get<double>()
+                                                 : v > best["value"].get<double>())) {
+        best = {{"step", m.step}, {"value", v}};
+      }
+    }
+    json ckpts = json::array();
+    for (const track::CheckpointRow& c : store->checkpoints(id, e.searcher_metric)) {
+      if (c.trial_id == t.id) {
+        ckpts.push_back(
+            {{"uuid", c.uuid}, {"step", c.step}, {"path", c.path}, {"metrics", c.metrics}});
+      }
+    }
+    j["trials"].push_back({{"id", t.id},
+                           {"state", t.state},
+                           {"hyperparameters", t.hyperparameters},
+                           {"steps_completed", t.steps_completed},
+                           {"restarts", t.restarts},
+                           {"start_time", t.start_time},
+                           {"end_time", t.end_time},
+                           {"final_training", final_training},
+                           {"final_validation", final_validation},
+                           {"best_validation", best},
+                           {"checkpoints", ckpts}});
+  }
+  return j;
+}
+
+std::string describe_experiment(const std::string& runs, int64_t id) {
+  const json j = describe_experiment_json(runs, id);
+  std::string out = str(
+      "experiment ", id, " \"", j["name"].get<std::string>(), "\": ", j["state"].get<std::string>(),
+      ", searcher metric ", j["searcher_metric"].get<std::string>(),
+      j["smaller_is_better"].get<bool>() ? " (smaller is better)\n" : " (larger is better)\n");
+  for (const json& t : j["trials"]) {
+    std::string hp;
+    flatten(t["hyperparameters"], "", &hp);
+    const double secs = t["end_time"].get<double>() > 0
+                            ? t["end_time"].get<double>() - t["start_time"].get<double>()
+                            : 0.0;
+    out += str(
+        "  trial ", t["id"].get<int64_t>(), " ", t["state"].get<std::string>(), ", ",
+        t["steps_completed"].get<int64_t>(), " steps",
+        secs > 0 ? str(" in ", static_cast<int64_t>(secs), " s") : "",
+        t["restarts"].get<int64_t>() ? str(", ", t["restarts"].get<int64_t>(), " restart(s)") : "",
+        "\n    hyperparameters: ", hp, "\n");
+    if (!t["final_training"].is_null()) {
+      out += str("    training loss ", number(t["final_training"]["loss"]), ", learning rate ",
+                 number(t["final_training"]["learning_rate"]), "\n");
+    }
+    if (!t["final_validation"].is_null()) {
+      std::string v;
+      for (const auto& [k, val] : t["final_validation"].items()) v += str(" ", k, " ", number(val));
+      out += "    final validation:" + v + "\n";
+    }
+    if (!t["best_validation"].is_null()) {
+      out += str("    best ", j["searcher_metric"].get<std::string>(), " ",
+                 number(t["best_validation"]["value"]), " at step ",
+                 t["best_validation"]["step"].get<int64_t>(), "\n");
+    }
+    for (const json& c : t["checkpoints"]) {
+      out += str("    checkpoint ", c["uuid"].get<std::string>(), " step ",
+                 c["step"].get<int64_t>(), "  ", c["path"].get<std::string>(), "\n");
+    }
+  }
+  return out;
+}
+
+std::string list_checkpoints(const std::string& runs, int64_t id, const std::string& sort_by,
+                             int64_t best, bool as_json) {
+  auto store = track::Store::open(store_path(runs));
+  const track::ExperimentRow e = store->experiment(id);
+  const std::string key = sort_by.empty() ? e.searcher_metric : sort_by;
+  std::vector<track::CheckpointRow> rows = store->checkpoints(id, key);
+  if (best > 0 && static_cast<int64_t>(rows.size()) > best) rows.resize(static_cast<size_t>(best));
+  json all = json::array();
+  std::string out = str("checkpoints of experiment ", id, " by ", key, "\n");
+  char line[1024];
+  std::snprintf(line, sizeof line, "%-36s %6s %6s %12s  %s\n", "uuid", "trial", "step", key.c_str(),
+                "path");
+  out += line;
+  for (const track::CheckpointRow& c : rows) {
+    all.push_back({{"uuid", c.uuid},
+                   {"trial_id", c.trial_id},
+                   {"step", c.step},
+                   {"path", c.path},
+                   {"metrics", c.metrics}});
+    std::snprintf(line, sizeof line, "%-36s %6lld %6lld %12s  %s\n", c.uuid.c_str(),
+                  static_cast<long long>(c.trial_id), static_cast<long long>(c.step),
+                  number(c.metrics.contains(key) ? c.metrics[key] : json()).c_str(),
+                  c.path.c_str());
+    out += line;
+  }
+  return as_json ? all.dump(2) + "\n" : out;
+}
+
+}  // namespace llmtune::cli

@@ -1,0 +1,104 @@
+// The experiment store: experiments, trials, their hyperparameters, metrics per step,
+// checkpoints with the metrics they were saved at, status and timings, in one SQLite file
+// (WAL mode, so a training run writes while `llmtune experiment describe` reads).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace llmtune::track {
+
+// ACTIVE, COMPLETED, ERROR, CANCELED (Determined's states).
+struct ExperimentRow {
+  int64_t id = 0;
+  std::string name, description, state;
+  nlohmann::json config;
+  std::string searcher_metric;
+  bool smaller_is_better = true;
+  double start_time = 0, end_time = 0;  // unix seconds; 0: not ended
+};
+
+struct TrialRow {
+  int64_t id = 0, experiment_id = 0;
+  std::string state;
+  nlohmann::json hyperparameters;
+  int64_t restarts = 0;
+  int64_t steps_completed = 0;
+  double start_time = 0, end_time = 0;
+  std::string directory;  // where its checkpoints and TensorBoard files live
+};
+
+struct MetricRow {
+  int64_t trial_id = 0;
+  std::string group;  // "training" or "validation"
+  int64_t step = 0;
+  double time = 0;
+  nlohmann::json metrics;  // {"loss": 1.2, "learning_rate": 1e-5, ...}
+};
+
+struct CheckpointRow {
+  std::string uuid;
+  int64_t trial_id = 0;
+  int64_t step = 0;
+  std::string state;  // COMPLETED, DELETED
+  std::string path;
+  double time = 0;
+  nlohmann::json metrics;  // the validation metrics at that step ({} when none)
+};
+
+// A random (version 4) UUID, formatted 8-4-4-4-12 in lower-case hex.
+std::string random_uuid();
+
+class Store {
+ public:
+  // Opens (creating it and its schema when missing) the store at `path`. Throws llmtune::Error
+  // naming the path when it cannot be opened or is not an llmtune store.
+  static std::unique_ptr<Store> open(const std::string& path);
+  ~Store();
+
+  int64_t create_experiment(const std::string& name, const std::string& description,
+                            const nlohmann::json& config, const std::string& searcher_metric,
+                            bool smaller_is_better);
+  void set_experiment_state(int64_t id, const std::string& state);  // ends it unless ACTIVE
+  std::vector<ExperimentRow> experiments();
+  ExperimentRow experiment(int64_t id);  // throws llmtune::Error for an unknown id
+
+  int64_t create_trial(int64_t experiment_id, const nlohmann::json& hyperparameters,
+                       const std::string& directory);
+  void set_trial_state(int64_t id, const std::string& state);
+  void set_trial_progress(int64_t id, int64_t steps_completed);
+  void add_trial_restart(int64_t id);
+  std::vector<TrialRow> trials(int64_t experiment_id);
+  TrialRow trial(int64_t id);
+
+  // Metrics are written in a transaction each, so a crash never leaves half a row.
+  void add_metrics(int64_t trial_id, const std::string& group, int64_t step,
+                   const nlohmann::json& metrics);
+  std::vector<MetricRow> metrics(int64_t trial_id, const std::string& group = "");
+
+  // Records a checkpoint in state COMPLETED and returns its uuid: checkpoint.uuid, or a new
+  // random one when that is empty. A time of 0 means now.
+  std::string add_checkpoint(const CheckpointRow& checkpoint);
+  void set_checkpoint_state(const std::string& uuid, const std::string& state);
+  // Every checkpoint of an experiment (state COMPLETED unless `all`), sorted by `sort_by`: a
+  // metric name (best first by the experiment's smaller_is_better; checkpoints without that
+  // metric last, ties by step), or "step", "time", "uuid", "trial_id" (ascending); "" means the
+  // experiment's searcher metric.
+  std::vector<CheckpointRow> checkpoints(int64_t experiment_id, const std::string& sort_by,
+                                         bool all = false);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  Store(sqlite3* db, std::string path);
+  sqlite3* db_;
+  std::string path_;
+};
+
+}  // namespace llmtune::track

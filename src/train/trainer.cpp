@@ -1,0 +1,218 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "backend/ops.h"
+#include "core/error.h"
+#include "data/batch.h"
+#include "io/files.h"
+#include "train/checkpoint.h"
+
+namespace llmtune::train {
+
+namespace {
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+bool every(int64_t step, int64_t n) {
+  return n > 0 && step % n == 0;
+}
+
+}  // namespace
+
+Trainer::Trainer(model::LlamaModel& model, std::vector<data::Sample> samples, TrainerOptions o,
+                 TrainerHooks hooks)
+    : model_(model),
+      samples_(std::move(samples)),
+      options_(std::move(o)),
+      hooks_(std::move(hooks)),
+      optimizer_(model.trainable_parameters(), options_.adamw) {
+  if (samples_.empty()) throw Error("no training samples: the training split is empty");
+  if (options_.max_steps < 1)
+    throw Error(str("max_steps must be at least 1, got ", options_.max_steps));
+  if (options_.batch_size < 1 || options_.accumulation < 1) {
+    throw Error(str("batch size and gradient accumulation steps must be at least 1, got ",
+                    options_.batch_size, " and ", options_.accumulation));
+  }
+  options_.schedule.validate();
+  if (options_.loss_scale) scaler_.emplace(*options_.loss_scale);
+  for (const data::Sample& s : samples_)
+    lengths_.push_back(static_cast<int64_t>(s.input_ids.size()));
+}
+
+std::vector<std::vector<int64_t>> Trainer::epoch_order(int64_t epoch) const {
+  if (epoch != cached_epoch_) {
+    data::BatchOptions b;
+    b.batch_size = options_.batch_size;
+    b.pad_id = options_.pad_id;
+    b.seed = options_.seed;
+    b.epoch = static_cast<uint64_t>(epoch);
+    b.group_by_length = options_.group_by_length;
+    cached_order_ = data::batch_order(lengths_, b);
+    cached_epoch_ = epoch;
+  }
+  return cached_order_;
+}
+
+// The micro-batches of optimizer step `step`: a stream of micro-batches across epochs, step s
+// taking numbers s*A ... s*A + A - 1.
+std::vector<model::Batch> Trainer::step_batches(int64_t step) {
+  const int64_t per_epoch = micro_batches_per_epoch();
+  std::vector<model::Batch> out;
+  for (int64_t i = 0; i < options_.accumulation; ++i) {
+    const int64_t micro = step * options_.accumulation + i;
+    const auto order = epoch_order(micro / per_epoch);
+    out.push_back(
+        data::make_batch(samples_, order[static_cast<size_t>(micro % per_epoch)], options_.pad_id));
+  }
+  return out;
+}
+
+void Trainer::resume(const std::string& dir) {
+  const nlohmann::json state = checkpoint_load(dir, model_, optimizer_);
+  if (state.value("seed", options_.seed) != options_.seed ||
+      state.value("batch_size", options_.batch_size) != options_.batch_size ||
+      state.value("accumulation", options_.accumulation) != options_.accumulation) {
+    throw Error(str(dir, " was written with seed ", state.value("seed", 0), ", batch size ",
+                    state.value("batch_size", 0), " and accumulation ",
+                    state.value("accumulation", 0),
+                    "; resuming exactly needs the same values (this run has ", options_.seed, ", ",
+                    options_.batch_size, ", ", options_.accumulation, ")"));
+  }
+  step_ = state.at("step").get<int64_t>();
+  if (scaler_ && state.contains("loss_scaler")) scaler_->load_state(state["loss_scaler"]);
+  const std::string hf = io::path_join(dir, "trainer_state.json");
+  if (io::file_exists(hf)) log_history_ = io::read_json(hf).value("log_history", log_history_);
+}
+
+void Trainer::save(const nlohmann::json& eval_metrics) {
+  if (options_.output_dir.empty()) return;
+  const double epoch = static_cast<double>(step_ * options_.accumulation) /
+                       static_cast<double>(micro_batches_per_epoch());
+  nlohmann::json state = {{"format", "llmtune-train-state-1"},
+                          {"step", step_},
+                          {"seed", options_.seed},
+                          {"batch_size", options_.batch_size},
+                          {"accumulation", options_.accumulation},
+                          {"micro_batches", step_ * options_.accumulation},
+                          {"epoch", epoch}};
+  if (scaler_) state["loss_scaler"] = scaler_->state();
+  const nlohmann::json trainer_state = {{"global_step", step_},
+                                        {"epoch", epoch},
+                                        {"max_steps", options_.max_steps},
+                                        {"logging_steps", options_.logging_steps},
+                                        {"eval_steps", options_.eval_steps},
+                                        {"save_steps", options_.save_steps},
+                                        {"train_batch_size", options_.batch_size},
+                                        {"log_history", log_history_}};
+  const std::string dir = checkpoint_save(options_.output_dir, step_, model_, optimizer_, state,
+                                          trainer_state, options_.files);
+  if (hooks_.on_checkpoint) hooks_.on_checkpoint(step_, dir, eval_metrics);
+}
+
+TrainResult Trainer::train() {
+  TrainResult result;
+  const double start = now();
+  const auto params = optimizer_.params();
+  double interval_loss = 0, interval_norm = 0, interval_start = now();
+  int64_t interval_steps = 0, interval_tokens = 0;
+  while (step_ < options_.max_steps) {
+    const std::vector<model::Batch> batches = step_batches(step_);
+    int64_t targets = 0, tokens = 0;
+    for (const model::Batch& b : batches) {
+      targets += b.count_targets();
+      for (int32_t m : b.attention_mask) tokens += m;
+    }
+    const double scale = scaler_ ? scaler_->scale() : 1.0;
+    double loss = 0;
+    for (size_t i = 0; i < batches.size(); ++i) {
+      const double share = targets == 0 ? 0.0
+                                        : static_cast<double>(batches[i].count_targets()) /
+                                              static_cast<double>(targets);
+      model::StepOptions so;
+      so.grad_scale = static_cast<float>(share * scale);
+      so.seed = options_.seed;
+      so.rng_counter = static_cast<uint64_t>(step_ * options_.accumulation) + i;
+      loss += static_cast<double>(model_.forward(batches[i], so).item()) * share;
+      model_.backward();
+      if (hooks_.after_backward) hooks_.after_backward(step_, params);
+    }
+    // With a loss scaler the gradients are of scale * loss: an overflow skips the step, else
+    // they are unscaled before clipping. Without one, a non-finite norm stops the run.
+    double norm = 0;
+    bool skip = false;
+    if (scaler_) {
+      skip = scaler_->update(!std::isfinite(grad_norm(params)));
+      if (!skip && scale != 1.0) {
+        for (const model::ParamRef& p : params)
+          ops::scale(*p.grad, static_cast<float>(1.0 / scale));
+      }
+    }
+    if (!skip) norm = clip_grad_norm(params, options_.max_grad_norm);
+    if (!std::isfinite(norm)) {
+      throw Error(str("the gradients are not finite at step ", step_ + 1, " (loss ", loss,
+                      "): training diverged; lower the learning rate, or use fp16 with loss "
+                      "scaling to skip such steps"));
+    }
+    const double lr = options_.schedule.at(optimizer_.steps());
+    if (!skip) optimizer_.step(lr);
+    model_.zero_grad();
+    ++step_;
+    result.losses.push_back(loss);
+    result.tokens += targets;
+    interval_loss += loss;
+    interval_norm += skip ? 0.0 : norm;
+    ++interval_steps;
+    interval_tokens += tokens;
+    const double tps =
+        static_cast<double>(interval_tokens) / std::max(1e-9, now() - interval_start);
+    if (hooks_.on_step) hooks_.on_step(step_, loss, lr, tps);
+
+    nlohmann::json eval_metrics = nlohmann::json::object();
+    const bool last = step_ == options_.max_steps;
+    if (every(step_, options_.logging_steps) || last) {
+      nlohmann::json m = {
+          {"loss", interval_loss / interval_steps},
+          {"grad_norm", interval_norm / interval_steps},
+          {"learning_rate", lr},
+          {"epoch", static_cast<double>(step_ * options_.accumulation) / micro_batches_per_epoch()},
+          {"tokens_per_second", tps}};
+      if (scaler_) {
+        m["loss_scale"] = scaler_->scale();
+        m["skipped_steps"] = scaler_->skipped();
+      }
+      nlohmann::json entry = m;
+      entry["step"] = step_;
+      log_history_.push_back(entry);
+      if (hooks_.on_metrics) hooks_.on_metrics("training", step_, m);
+      interval_loss = interval_norm = 0;
+      interval_steps = interval_tokens = 0;
+      interval_start = now();
+    }
+    if (hooks_.evaluate &&
+        (every(step_, options_.eval_steps) || (last && options_.eval_steps > 0))) {
+      eval_metrics = hooks_.evaluate(model_);
+      nlohmann::json entry = eval_metrics;
+      entry["step"] = step_;
+      log_history_.push_back(entry);
+      if (hooks_.on_metrics) hooks_.on_metrics("validation", step_, eval_metrics);
+    }
+    if (every(step_, options_.save_steps) || (last && options_.save_final)) save(eval_metrics);
+    if (hooks_.stop_after && hooks_.stop_after(step_)) {
+      result.stopped = true;
+      break;
+    }
+  }
+  result.steps = step_;
+  result.seconds = now() - start;
+  result.skipped_steps = scaler_ ? scaler_->skipped() : 0;
+  double sum = 0;
+  for (double l : result.losses) sum += l;
+  result.train_loss = result.losses.empty() ? 0 : sum / static_cast<double>(result.losses.size());
+  return result;
+}
+
+}  // namespace llmtune::train

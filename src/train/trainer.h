@@ -1,0 +1,109 @@
+// The Trainer loop, as Transformers' Trainer runs it: micro-batches in a seeded order, gradient
+// accumulation, clipping, AdamW, a learning-rate schedule, optional fp16 loss scaling, and at
+// the end of a step logging, evaluation and saving (in that order), every logging_steps /
+// eval_steps / save_steps. Everything a step depends on (data order, dropout masks, rates) is a
+// function of the seed and the step number, so a run resumed from checkpoint N repeats an
+// uninterrupted run's losses bit for bit on the CPU.
+//
+// One deliberate difference: the accumulated loss is the mean over every labelled token of the
+// optimizer step (micro-batches weighted by their token counts), so micro-batch 2 x 4
+// accumulation equals micro-batch 8. Transformers before 4.46 averaged the micro-batch means.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/format.h"
+#include "model/llama.h"
+#include "train/adamw.h"
+#include "train/loss_scaler.h"
+#include "train/schedule.h"
+
+namespace llmtune::train {
+
+struct TrainerOptions {
+  int64_t max_steps = 1;     // optimizer steps (skipped fp16 steps count, as global_step does)
+  int64_t batch_size = 8;    // samples per micro-batch
+  int64_t accumulation = 1;  // micro-batches per optimizer step
+  double max_grad_norm = 1.0;
+  AdamWOptions adamw;
+  LrSchedule schedule;
+  std::optional<LossScalerOptions> loss_scale;  // fp16: dynamic loss scaling
+  int64_t logging_steps = 500;
+  int64_t eval_steps = 0;  // 0: no evaluation during training
+  int64_t save_steps = 0;  // 0: only the final checkpoint
+  bool save_final = true;
+  uint64_t seed = 42;  // data order and dropout masks
+  bool group_by_length = false;
+  int32_t pad_id = 0;
+  std::string output_dir;          // checkpoints go here; "" = none
+  std::vector<std::string> files;  // copied into every checkpoint (tokenizer files)
+};
+
+// Called by the loop; all optional.
+struct TrainerHooks {
+  // Validation metrics (keys eval_*), at eval_steps.
+  std::function<nlohmann::json(model::LlamaModel&)> evaluate;
+  // Logged metrics: group "training" (loss, learning_rate, grad_norm, epoch, ...) or
+  // "validation" (the evaluate() result).
+  std::function<void(const std::string& group, int64_t step, const nlohmann::json&)> on_metrics;
+  // After each optimizer step: (step, loss, learning rate, tokens/s).
+  std::function<void(int64_t step, double loss, double lr, double tokens_per_second)> on_step;
+  // A checkpoint is complete: (step, directory, the validation metrics of that step or {}).
+  std::function<void(int64_t step, const std::string& dir, const nlohmann::json&)> on_checkpoint;
+  // Tests: after each micro-batch's backward (e.g. to inject an inf), and a stop request after
+  // a step (as a crash would stop the run; nothing more is written).
+  std::function<void(int64_t step, const std::vector<model::ParamRef>&)> after_backward;
+  std::function<bool(int64_t step)> stop_after;
+};
+
+struct TrainResult {
+  int64_t steps = 0;           // the step reached
+  std::vector<double> losses;  // per step run in this call (index 0 = the first step run)
+  double train_loss = 0;       // mean of those losses
+  double seconds = 0;
+  int64_t skipped_steps = 0;  // fp16 overflows, over the whole run
+  int64_t tokens = 0;         // labelled tokens trained on in this call
+  bool stopped = false;       // stop_after asked for it
+};
+
+class Trainer {
+ public:
+  // `samples` are the training set (data::format_records output); the model must already have
+  // its adapter when training LoRA (only trainable parameters are optimized).
+  Trainer(model::LlamaModel& model, std::vector<data::Sample> samples, TrainerOptions options,
+          TrainerHooks hooks = {});
+
+  // Continues from a checkpoint directory written by this trainer: weights, optimizer moments,
+  // loss scale, step. Throws llmtune::Error when it does not fit.
+  void resume(const std::string& checkpoint_dir);
+  TrainResult train();
+
+  int64_t step() const { return step_; }
+  int64_t micro_batches_per_epoch() const { return static_cast<int64_t>(epoch_order(0).size()); }
+  const TrainerOptions& options() const { return options_; }
+  AdamW& optimizer() { return optimizer_; }
+
+ private:
+  std::vector<std::vector<int64_t>> epoch_order(int64_t epoch) const;
+  std::vector<model::Batch> step_batches(int64_t step);
+  void save(const nlohmann::json& eval_metrics);
+
+  model::LlamaModel& model_;
+  std::vector<data::Sample> samples_;
+  std::vector<int64_t> lengths_;
+  TrainerOptions options_;
+  TrainerHooks hooks_;
+  AdamW optimizer_;
+  std::optional<LossScaler> scaler_;
+  int64_t step_ = 0;
+  nlohmann::json log_history_ = nlohmann::json::array();
+  mutable int64_t cached_epoch_ = -1;
+  mutable std::vector<std::vector<int64_t>> cached_order_;
+};
+
+}  // namespace llmtune::train

@@ -1,0 +1,307 @@
+#include "train/trial.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "core/error.h"
+#include "data/format.h"
+#include "data/split.h"
+#include "data/synthetic.h"
+#include "eval/teacher_forced.h"
+#include "io/files.h"
+#include "io/hf_checkpoint.h"
+#include "text/chat.h"
+#include "text/tokenizer.h"
+#include "track/progress.h"
+#include "track/tensorboard.h"
+#include "train/checkpoint.h"
+
+namespace llmtune::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<data::Record> subset_of(const std::vector<data::Record>& records,
+                                    const std::string& subset) {
+  return data::select_subset(records, subset);
+}
+
+// Files a checkpoint carries so that it loads as a model directory with its tokenizer.
+std::vector<std::string> tokenizer_files(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+                           "special_tokens_map.json", "generation_config.json"}) {
+    const std::string p = io::path_join(dir, name);
+    if (io::file_exists(p)) files.push_back(p);
+  }
+  return files;
+}
+
+int64_t steps_for(const std::string& strategy, int64_t steps, int64_t per_epoch,
+                  const std::string& key) {
+  if (strategy == "no") return 0;
+  if (strategy == "epoch") return per_epoch;
+  if (strategy == "steps") return steps;
+  throw Error(str("training_args.", key, " \"", strategy, "\" must be no, steps or epoch"));
+}
+
+}  // namespace
+
+DatasetSplits load_dataset(const std::string& dataset, const std::string& subset,
+                           const std::string& cache_dir) {
+  data::check_subset(subset);
+  DatasetSplits out;
+  std::string file = dataset;
+  if (dataset == "synthetic") {
+    const std::string dir = io::path_join(cache_dir, "synthetic");
+    file = io::path_join(dir, "records.jsonl");
+    if (!io::file_exists(file)) {
+      const data::SyntheticResult r = data::synthetic_generate({}, dir);
+      data::write_records(file, r.records);
+    }
+  }
+  if (fs::is_directory(file)) {
+    out.train = subset_of(data::read_records(io::path_join(file, "train.jsonl")), subset);
+    out.valid = subset_of(data::read_records(io::path_join(file, "valid.jsonl")), subset);
+    out.test = subset_of(data::read_records(io::path_join(file, "test.jsonl")), subset);
+    out.db_root = file;
+  } else {
+    const std::vector<data::Record> selected =
+        data::select_subset(data::read_records(file), subset);
+    if (selected.empty()) throw Error(str("subset \"", subset, "\" of ", file, " is empty"));
+    data::Splits s = data::split_records(selected, 123);
+    out.train = std::move(s.train);
+    out.valid = std::move(s.valid);
+    out.test = std::move(s.test);
+    out.db_root = fs::path(file).parent_path().string();
+  }
+  if (out.train.empty())
+    throw Error(str("the training split of ", dataset, " (", subset, ") is empty"));
+  return out;
+}
+
+TrialOutcome run_trial(const TrialRun& run) {
+  const config::TrialConfig& tc = run.trial;
+  const config::TrainingArgs& args = tc.training_args;
+  track::Store* store = run.store;
+  try {
+    fs::create_directories(run.directory);
+    const DatasetSplits splits = load_dataset(tc.dataset, tc.dataset_subset, run.cache_dir);
+    const std::string tok_dir = tc.tokenizer.empty() ? tc.model : tc.tokenizer;
+    const auto tokenizer = text::tokenizer_load(tok_dir);
+    data::FormatOptions fo;
+    fo.max_length = tc.max_length;
+    if (!tc.chat_template.empty()) fo.chat_template = text::chat_template_resolve(tc.chat_template);
+    data::FormatReport train_report, valid_report;
+    std::vector<data::Sample> train =
+        data::format_records(*tokenizer, splits.train, fo, &train_report);
+    std::vector<data::Sample> valid =
+        data::format_records(*tokenizer, splits.valid, fo, &valid_report);
+
+    model::ModelOptions mo;
+    mo.training = tc.lora ? model::Training::kLora : model::Training::kFull;
+    if (tc.lora && (args.bf16 || args.fp16)) mo.frozen_dtype = args.bf16 ? DType::BF16 : DType::F16;
+    mo.checkpoint_activations = args.gradient_checkpointing;
+    auto model = io::model_load(tc.model, mo);
+    if (tc.lora) {
+      model::LoraConfig l;
+      l.r = tc.lora_r;
+      l.alpha = tc.lora_alpha;
+      l.dropout = tc.lora_dropout;
+      l.target_modules = tc.lora_target_modules;
+      l.base_model_name_or_path = tc.model;
+      model->add_lora(l, static_cast<uint64_t>(args.seed));
+    }
+
+    TrainerOptions o;
+    o.batch_size = args.per_device_train_batch_size;
+    o.accumulation = args.gradient_accumulation_steps;
+    o.seed = static_cast<uint64_t>(args.seed);
+    o.group_by_length = args.group_by_length;
+    o.pad_id = tokenizer->special_tokens().pad;
+    const int64_t micro_per_epoch =
+        (static_cast<int64_t>(train.size()) + o.batch_size - 1) / o.batch_size;
+    const int64_t steps_per_epoch = std::max<int64_t>(1, micro_per_epoch / o.accumulation);
+    o.max_steps = args.max_steps > 0
+                      ? args.max_steps
+                      : static_cast<int64_t>(std::ceil(args.num_train_epochs * steps_per_epoch));
+    o.max_grad_norm = args.max_grad_norm;
+    o.adamw = {args.learning_rate, args.adam_beta1, args.adam_beta2, args.adam_epsilon,
+               args.weight_decay};
+    o.schedule.type = args.lr_scheduler_type;
+    o.schedule.lr = args.learning_rate;
+    o.schedule.warmup_steps = args.warmup_steps_for(o.max_steps);
+    o.schedule.total_steps = o.max_steps;
+    if (tc.deepspeed) {
+      config::DeepSpeedConfig ds = *tc.deepspeed;
+      config::deepspeed_finalize(ds, args, model->config().hidden_size, o.max_steps);
+      if (!ds.optimizer_type.empty())
+        o.adamw = {ds.lr, ds.beta1, ds.beta2, ds.eps, ds.weight_decay};
+      if (!ds.scheduler_type.empty()) {
+        o.schedule.type = ds.scheduler_type;
+        o.schedule.lr = ds.warmup_max_lr;
+        o.schedule.min_lr = ds.warmup_min_lr;
+        o.schedule.warmup_steps = ds.warmup_num_steps;
+        o.schedule.total_steps = std::max<int64_t>(1, ds.total_num_steps);
+        o.schedule.warmup_type = ds.warmup_type;
+      }
+      o.max_grad_norm = ds.gradient_clipping;
+      if (ds.fp16) {
+        LossScalerOptions ls;
+        ls.dynamic = ds.loss_scale.dynamic;
+        ls.initial_scale =
+            ds.loss_scale.dynamic
+                ? std::ldexp(1.0, static_cast<int>(ds.loss_scale.initial_scale_power))
+                : ds.loss_scale.static_scale;
+        ls.window = ds.loss_scale.loss_scale_window;
+        ls.hysteresis = ds.loss_scale.hysteresis;
+        ls.min_scale = ds.loss_scale.min_loss_scale;
+        o.loss_scale = ls;
+      }
+    } else if (args.fp16) {
+      o.loss_scale = LossScalerOptions{};
+    }
+    o.logging_steps =
+        steps_for(args.logging_strategy, args.logging_steps, steps_per_epoch, "logging_strategy");
+    o.eval_steps = steps_for(args.evaluation_strategy,
+                             args.eval_steps > 0 ? args.eval_steps : args.logging_steps,
+                             steps_per_epoch, "evaluation_strategy");
+    o.save_steps = steps_for(args.save_strategy, args.save_steps, steps_per_epoch, "save_strategy");
+    o.output_dir = run.directory;
+    o.files = tokenizer_files(tok_dir);
+
+    const config::Searcher& searcher = run.experiment.searcher;
+    const config::CheckpointStorage& policy = run.experiment.checkpoint_storage;
+    track::EventWriter events(io::path_join(run.directory, "tensorboard"));
+    std::unique_ptr<track::ProgressBar> bar;
+    TrainerHooks hooks;
+    if (!valid.empty()) {
+      hooks.evaluate = [&](model::LlamaModel& m) {
+        const eval::TeacherForced tf =
+            eval::teacher_forced(m, *tokenizer, valid, args.per_device_eval_batch_size);
+        return nlohmann::json{{"eval_loss", tf.loss},
+                              {"eval_accuracy", tf.token_accuracy},
+                              {"eval_bleu", tf.bleu.bleu}};
+      };
+    }
+    hooks.on_metrics = [&](const std::string& group, int64_t step, const nlohmann::json& m) {
+      if (store) store->add_metrics(run.trial_id, group, step, m);
+      for (const auto& [k, v] : m.items()) {
+        if (v.is_number()) events.scalar(track::tensorboard_tag(k), step, v.get<double>());
+      }
+      if (bar && group == "validation") {
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "step %lld: eval_loss %.4f, eval_accuracy %.4f, eval_bleu %.4f",
+                      static_cast<long long>(step), m.value("eval_loss", 0.0),
+                      m.value("eval_accuracy", 0.0), m.value("eval_bleu", 0.0));
+        bar->message(line);
+      }
+    };
+    hooks.on_step = [&](int64_t step, double loss, double lr, double tps) {
+      if (bar) bar->update(step, loss, lr, tps);
+      if (store && (step % 10 == 0 || step == o.max_steps))
+        store->set_trial_progress(run.trial_id, step);
+    };
+    hooks.on_checkpoint = [&](int64_t step, const std::string& dir, const nlohmann::json& metrics) {
+      if (!store) return;
+      track::CheckpointRow row;
+      row.uuid = "";
+      row.trial_id = run.trial_id;
+      row.step = step;
+      row.path = fs::absolute(dir).string();
+      row.metrics = metrics;
+      store->add_checkpoint(row);
+      // The retention policy over this trial's checkpoints.
+      std::vector<CheckpointScore> scores;
+      std::map<int64_t, std::string> uuid_of;
+      for (const track::CheckpointRow& c : store->checkpoints(run.experiment_id, "step")) {
+        if (c.trial_id != run.trial_id) continue;
+        CheckpointScore s{
+            c.step, c.metrics.contains(searcher.metric) && c.metrics[searcher.metric].is_number(),
+            0};
+        if (s.has_metric) s.metric = c.metrics[searcher.metric].get<double>();
+        scores.push_back(s);
+        uuid_of[c.step] = c.uuid;
+      }
+      // save_experiment_best: the experiment's best checkpoints (over every trial) stay too.
+      std::set<std::string> experiment_best;
+      int64_t kept = 0;
+      for (const track::CheckpointRow& c : store->checkpoints(run.experiment_id, searcher.metric)) {
+        if (kept++ >= policy.save_experiment_best) break;
+        if (c.metrics.contains(searcher.metric)) experiment_best.insert(c.uuid);
+      }
+      for (int64_t s : checkpoints_to_delete(scores, policy.save_trial_latest,
+                                             policy.save_trial_best, searcher.smaller_is_better)) {
+        if (experiment_best.count(uuid_of[s])) continue;
+        std::error_code ec;
+        fs::remove_all(checkpoint_dir(run.directory, s), ec);
+        store->set_checkpoint_state(uuid_of[s], "DELETED");
+      }
+    };
+    // Fault injection for the crash-recovery tests: LLMTUNE_FAULT_KILL_AT_STEP=N makes the
+    // process SIGKILL itself right after it has run (and saved) step N.
+    const char* kill_at = std::getenv("LLMTUNE_FAULT_KILL_AT_STEP");
+    const int64_t kill_step = kill_at ? std::atoll(kill_at) : 0;
+    if (run.stop_after_step > 0 || kill_step > 0) {
+      hooks.stop_after = [&run, kill_step](int64_t step) {
+        if (step == kill_step) ::kill(::getpid(), SIGKILL);
+        return run.stop_after_step > 0 && step >= run.stop_after_step;
+      };
+    }
+
+    Trainer trainer(*model, std::move(train), o, hooks);
+    checkpoint_remove_partial(run.directory);
+    const std::vector<int64_t> done = checkpoint_steps(run.directory);
+    if (done.empty() && !run.resume_from.empty()) {
+      trainer.resume(run.resume_from);
+      std::fprintf(stderr, "trial %lld: starting from %s at step %lld\n",
+                   static_cast<long long>(run.trial_id), run.resume_from.c_str(),
+                   static_cast<long long>(trainer.step()));
+    } else if (!done.empty()) {
+      trainer.resume(checkpoint_dir(run.directory, done.back()));
+      std::fprintf(stderr, "trial %lld: resuming from step %lld\n",
+                   static_cast<long long>(run.trial_id), static_cast<long long>(done.back()));
+    }
+    if (run.progress) bar = std::make_unique<track::ProgressBar>(o.max_steps, trainer.step());
+    nlohmann::json last_validation = nlohmann::json::object();
+    TrialOutcome out;
+    out.result = trainer.train();
+    if (bar) bar->finish();
+    out.seconds = out.result.seconds;
+    if (!out.result.stopped) {
+      // Transformers' closing log entry: this run's time and mean loss.
+      const nlohmann::json summary = {
+          {"train_runtime", out.result.seconds},
+          {"train_steps_per_second",
+           static_cast<double>(out.result.losses.size()) / std::max(1e-9, out.result.seconds)},
+          {"train_loss", out.result.train_loss}};
+      if (store) store->add_metrics(run.trial_id, "training", trainer.step(), summary);
+      out.final_checkpoint = checkpoint_dir(run.directory, trainer.step());
+      if (store) {
+        store->set_trial_progress(run.trial_id, trainer.step());
+        store->set_trial_state(run.trial_id, "COMPLETED");
+      }
+    }
+    for (const track::MetricRow& r :
+         store ? store->metrics(run.trial_id, "validation") : std::vector<track::MetricRow>{}) {
+      last_validation = r.metrics;
+    }
+    out.last_validation = last_validation;
+    return out;
+  } catch (...) {
+    if (store) store->set_trial_state(run.trial_id, "ERROR");
+    throw;
+  }
+}
+
+}  // namespace llmtune::train

@@ -1,0 +1,57 @@
+// One trial of an experiment, end to end: the dataset subset and its splits, the tokenizer and
+// chat template, the model (with a LoRA adapter when asked), the Trainer with validation
+// metrics, checkpoints kept by the experiment's checkpoint_storage policy, and every metric
+// written to the experiment store, TensorBoard and the terminal. Resumes from the trial's
+// latest complete checkpoint when there is one.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "config/experiment.h"
+#include "data/record.h"
+#include "track/store.h"
+#include "train/trainer.h"
+
+namespace llmtune::train {
+
+struct DatasetSplits {
+  std::vector<data::Record> train, valid, test;
+  std::string db_root;  // record.db is relative to this directory
+};
+
+// The records of `dataset` ("synthetic", a prepared directory with train/valid/test.jsonl, or a
+// records file split 80/10/10 with seed 123), restricted to `subset`. The synthetic set is
+// generated once under cache_dir.
+DatasetSplits load_dataset(const std::string& dataset, const std::string& subset,
+                           const std::string& cache_dir);
+
+struct TrialRun {
+  config::ExperimentConfig experiment;
+  config::TrialConfig trial;
+  track::Store* store = nullptr;
+  int64_t experiment_id = 0, trial_id = 0;
+  std::string directory;  // the trial's: checkpoints, TensorBoard events (tensorboard/)
+  std::string cache_dir;  // generated datasets
+  bool progress = true;   // draw the progress bar
+  // A checkpoint (of a trial with the same settings) to start from, as Transformers'
+  // resume_from_checkpoint; used only while the trial has no checkpoint of its own.
+  std::string resume_from;
+  // Tests: stop after this step as a crash would (0: never).
+  int64_t stop_after_step = 0;
+};
+
+struct TrialOutcome {
+  TrainResult result;
+  nlohmann::json last_validation;  // {} when none ran
+  std::string final_checkpoint;
+  double seconds = 0;
+};
+
+// Runs (or continues) the trial; its state in the store goes to COMPLETED, or ERROR when it
+// throws.
+TrialOutcome run_trial(const TrialRun& run);
+
+}  // namespace llmtune::train

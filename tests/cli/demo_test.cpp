@@ -1,0 +1,41 @@
+// `llmtune demo --quick`, the main job in its CI setting: every step runs, and the finetuned
+// models beat the untrained one on BLEU for every difficulty.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/run_cli.h"
+#include "io/files.h"
+#include "support/scratch.h"
+
+namespace llmtune {
+namespace {
+
+TEST(Demo, QuickRunBeatsTheUntrainedModelOnEveryDifficulty) {
+  test::ScratchDir dir;
+  const test::CliResult r =
+      test::run_llmtune(std::string("demo --quick --out ") + dir.file("demo") + " --config " +
+                        LLMTUNE_SOURCE_DIR + "/configs/demo.yaml");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("experiment store:"), std::string::npos) << r.output;
+  const nlohmann::json summary = io::read_json(dir.file("demo/demo_summary.json"));
+  for (const char* subset : {"easy", "medium", "hard"}) {
+    double untrained = -1;
+    std::map<std::string, double> sacre, bleu;
+    for (const nlohmann::json& row : summary) {
+      if (row["subset"] != subset) continue;
+      sacre[row["model"]] = row["sacrebleu"].get<double>();
+      bleu[row["model"]] = row["bleu"].get<double>();
+      if (row["model"] == "untrained") untrained = row["sacrebleu"].get<double>();
+    }
+    ASSERT_GE(untrained, 0) << subset << "\n" << summary.dump(2);
+    for (const char* m : {"full", "LoRA"}) {
+      ASSERT_TRUE(sacre.count(m)) << subset << " " << m;
+      EXPECT_GT(sacre[m], untrained) << subset << " " << m << "\n" << r.output;
+      EXPECT_GE(bleu[m], bleu["untrained"]) << subset << " " << m;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace llmtune

@@ -1,0 +1,258 @@
+// `llmtune experiment create|list|describe`, `checkpoint list` and `train` as a user runs them:
+// a grid experiment on a tiny model and synthetic data, a run killed (SIGKILL) while it writes
+// a checkpoint and then resumed, and a trial that crashes and is restarted automatically.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/run_cli.h"
+#include "io/files.h"
+#include "io/hf_checkpoint.h"
+#include "support/compare.h"
+#include "support/scratch.h"
+#include "track/store.h"
+
+namespace llmtune {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using test::run_llmtune;
+
+std::string mistral() {
+  return test::shared_dir() + "/fixtures/mistral-tokenizer";
+}
+
+// A tiny model with the Mistral tokenizer's vocabulary, synthetic data and a config using them.
+class CliExperiment : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(mistral())) GTEST_SKIP() << "fixture " << mistral() << " absent";
+    model::ModelConfig c;
+    c.vocab_size = 32000;
+    c.hidden_size = 32;
+    c.intermediate_size = 64;
+    c.num_hidden_layers = 2;
+    c.num_attention_heads = 4;
+    c.num_key_value_heads = 2;
+    c.head_dim = 8;
+    model::ModelOptions o;
+    o.training = model::Training::kFull;
+    model::LlamaModel m(c, o);
+    m.init_weights(3);
+    io::model_save(m, file("model"));
+    const test::CliResult r = run_llmtune("data prepare --source synthetic --out " + file("data") +
+                                          " --databases 2 --questions-per-db 20");
+    ASSERT_EQ(r.code, 0) << r.output;
+  }
+
+  std::string file(const std::string& name) const { return dir_.file(name); }
+  std::string runs() const { return file("runs"); }
+
+  // An experiment file; `extra` adds lines under training_args.
+  std::string config(const std::string& name, const std::string& search, int64_t steps,
+                     const std::string& extra = "") {
+    const std::string yaml =
+        "name: " + name +
+        "\n"
+        "searcher:\n  name: " +
+        search +
+        "\n  metric: eval_loss\n"
+        "max_restarts: 2\n"
+        "checkpoint_storage:\n  save_trial_latest: 2\n  save_trial_best: 1\n"
+        "hyperparameters:\n"
+        "  model: " +
+        file("model") + "\n  tokenizer: " + mistral() +
+        "\n  chat_template: mistral\n"
+        "  dataset: " +
+        file("data") + "\n  dataset_subset: easy\n  max_length: 384\n" +
+        (search == "grid" ? "  lora:\n    type: categorical\n    vals: [false, true]\n"
+                          : "  lora: false\n") +
+        "  training_args:\n"
+        "    max_steps: " +
+        std::to_string(steps) +
+        "\n    per_device_train_batch_size: 2\n"
+        "    per_device_eval_batch_size: 4\n"
+        "    learning_rate: 1.0e-3\n"
+        "    evaluation_strategy: steps\n    eval_steps: 2\n"
+        "    logging_steps: 1\n    save_steps: 2\n" +
+        extra;
+    const std::string path = file(name + ".yaml");
+    io::write_file_atomic(path, yaml);
+    return path;
+  }
+
+  std::vector<double> losses(int64_t trial) {
+    auto store = track::Store::open(runs() + "/llmtune.db");
+    std::vector<double> out;
+    for (const track::MetricRow& m : store->metrics(trial, "training")) {
+      if (m.metrics.contains("loss")) out.push_back(m.metrics["loss"].get<double>());
+    }
+    return out;
+  }
+
+  test::ScratchDir dir_;
+};
+
+TEST_F(CliExperiment, GridCreateDescribeAndListCheckpoints) {
+  test::CliResult r = run_llmtune("experiment create " + config("grid", "grid", 4) + " --runs " +
+                                  runs() + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 trial(s)"), std::string::npos) << r.output;
+  r = run_llmtune("experiment list --runs " + runs());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("COMPLETED"), std::string::npos) << r.output;
+  r = run_llmtune("experiment describe 1 --json --runs " + runs());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const json d = json::parse(r.output);
+  ASSERT_EQ(d["trials"].size(), 2u);
+  for (const json& t : d["trials"]) {
+    EXPECT_EQ(t["state"], "COMPLETED");
+    EXPECT_EQ(t["steps_completed"], 4);
+    EXPECT_TRUE(t["final_validation"].contains("eval_accuracy")) << t.dump();
+    EXPECT_TRUE(t["final_training"].contains("train_runtime")) << t.dump();
+    // save_trial_latest 2 + save_trial_best 1 over checkpoints 2 and 4: both kept.
+    EXPECT_EQ(t["checkpoints"].size(), 2u) << t.dump();
+  }
+  EXPECT_EQ(d["trials"][1]["hyperparameters"]["lora"], true);
+  const std::string lora_ckpt = d["trials"][1]["checkpoints"][0]["path"];
+  EXPECT_TRUE(fs::exists(lora_ckpt + "/adapter_model.safetensors")) << lora_ckpt;
+  EXPECT_TRUE(fs::exists(lora_ckpt + "/tokenizer.model")) << lora_ckpt;
+  r = run_llmtune("checkpoint list 1 --sort-by eval_loss --json --runs " + runs());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const json ck = json::parse(r.output);
+  ASSERT_EQ(ck.size(), 4u);
+  for (size_t i = 1; i < ck.size(); ++i) {
+    EXPECT_LE(ck[i - 1]["metrics"]["eval_loss"].get<double>(),
+              ck[i]["metrics"]["eval_loss"].get<double>());
+  }
+  // TensorBoard event files beside the checkpoints.
+  bool events = false;
+  for (const auto& e : fs::recursive_directory_iterator(runs())) {
+    events |= e.path().filename().string().find("tfevents") != std::string::npos;
+  }
+  EXPECT_TRUE(events);
+  r = run_llmtune("experiment describe 99 --runs " + runs());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("99"), std::string::npos) << r.output;
+}
+
+// A run killed while it writes a checkpoint resumes from the last complete one; no partial
+// checkpoint is ever listed; the losses equal an uninterrupted run's.
+TEST_F(CliExperiment, KilledWhileSavingResumesFromTheLastCompleteCheckpoint) {
+  test::CliResult r =
+      run_llmtune("train " + config("straight", "single", 12) + " --runs " + runs() + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::vector<double> straight = losses(1);
+  ASSERT_EQ(straight.size(), 12u);
+
+  const std::string cfg = config("killed", "single", 12, "    save_strategy: steps\n");
+  bool killed_while_saving = false;
+  for (int attempt = 0; attempt < 5 && !killed_while_saving; ++attempt) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const std::string cli = LLMTUNE_CLI;
+      execl(cli.c_str(), cli.c_str(), "train", cfg.c_str(), "--runs", runs().c_str(), "--quiet",
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Kill it the moment a checkpoint directory is being written.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      bool partial = false;
+      std::error_code ec;
+      for (const auto& e : fs::recursive_directory_iterator(runs(), ec)) {
+        // A later checkpoint, so that a complete one exists to resume from.
+        const std::string name = e.path().filename().string();
+        if (name.ends_with(".partial") && name != "checkpoint-2.partial") partial = true;
+      }
+      if (partial) {
+        ::kill(pid, SIGKILL);
+        killed_while_saving = true;
+        break;
+      }
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) break;  // finished before we caught a save
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+  }
+  ASSERT_TRUE(killed_while_saving) << "never caught the run while it saved a checkpoint";
+  auto store = track::Store::open(runs() + "/llmtune.db");
+  const int64_t trial = store->trials(2).back().id;
+  // The store lists only complete checkpoints, each with its files.
+  for (const track::CheckpointRow& c : store->checkpoints(2, "step")) {
+    EXPECT_FALSE(c.path.ends_with(".partial"));
+    EXPECT_TRUE(fs::exists(c.path + "/train_state.json")) << c.path;
+  }
+  r = run_llmtune("train --trial " + std::to_string(trial) + " --runs " + runs() + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("resuming from step"), std::string::npos) << r.output;
+  // The resumed run logs each step once more after its checkpoint; the last value per step wins.
+  std::map<int64_t, double> by_step;
+  for (const track::MetricRow& m : store->metrics(trial, "training")) {
+    if (m.metrics.contains("loss")) by_step[m.step] = m.metrics["loss"].get<double>();
+  }
+  ASSERT_EQ(by_step.size(), 12u);
+  for (int64_t s = 1; s <= 12; ++s) EXPECT_EQ(by_step[s], straight[s - 1]) << "step " << s;
+  for (const auto& e : fs::recursive_directory_iterator(runs())) {
+    EXPECT_FALSE(e.path().filename().string().ends_with(".partial")) << e.path();
+  }
+}
+
+// --resume starts a new trial from another trial's checkpoint, at its step.
+TEST_F(CliExperiment, ResumeFromACheckpointDirectory) {
+  test::CliResult r =
+      run_llmtune("train " + config("first", "single", 4) + " --runs " + runs() + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto store = track::Store::open(runs() + "/llmtune.db");
+  const std::string ckpt = store->checkpoints(1, "step").at(0).path;  // step 2
+  r = run_llmtune("train " + config("second", "single", 6) + " --resume " + ckpt + " --runs " +
+                  runs() + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("at step 2"), std::string::npos) << r.output;
+  EXPECT_EQ(store->trials(2).at(0).steps_completed, 6);
+  r = run_llmtune("train " + config("third", "single", 6) + " --resume " + file("nowhere") +
+                  " --runs " + runs());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("not an llmtune checkpoint"), std::string::npos) << r.output;
+}
+
+// A trial process that dies is restarted by `experiment create` and resumes.
+TEST_F(CliExperiment, CrashedTrialsRestartAutomatically) {
+  ::setenv("LLMTUNE_FAULT_KILL_AT_STEP", "4", 1);
+  const test::CliResult r = run_llmtune("experiment create " + config("crash", "single", 6) +
+                                        " --runs " + runs() + " --quiet");
+  ::unsetenv("LLMTUNE_FAULT_KILL_AT_STEP");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("restart 1 of 2"), std::string::npos) << r.output;
+  auto store = track::Store::open(runs() + "/llmtune.db");
+  const track::TrialRow t = store->trials(1).at(0);
+  EXPECT_EQ(t.state, "COMPLETED");
+  EXPECT_EQ(t.restarts, 1);
+  EXPECT_EQ(t.steps_completed, 6);
+}
+
+TEST_F(CliExperiment, ConfigErrorsExitTwoBeforeTraining) {
+  const std::string bad = file("bad.yaml");
+  io::write_file_atomic(bad, "name: x\nsearcher:\n  name: single\n  metrik: eval_loss\n");
+  test::CliResult r = run_llmtune("experiment create " + bad + " --runs " + runs());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("metric"), std::string::npos) << r.output;
+  r = run_llmtune("experiment create " + config("typo", "single", 2) +
+                  " --set hyperparameters.training_args.learning_rat=1 --runs " + runs());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("learning_rate"), std::string::npos) << r.output;
+  r = run_llmtune("train " + config("grid2", "grid", 2) + " --runs " + runs());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("experiment create"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace llmtune
