@@ -291,9 +291,8 @@ std::string describe_experiment(const std::string& runs, int64_t id) {
   for (const json& t : j["trials"]) {
     std::string hp;
     flatten(t["hyperparameters"], "", &hp);
-    const double secs = t["end_time"].get<double>() > 0
-                            ? t["end_time"].get<double>() - t["start_time"].get<double>()
-                            : 0.0;
+    const double secs =
+        t["final_training"].is_object() ? t["final_training"].value("train_runtime", 0.0) : 0.0;
     out += str(
         "  trial ", t["id"].get<int64_t>(), " ", t["state"].get<std::string>(), ", ",
         t["steps_completed"].get<int64_t>(), " steps",

@@ -43,7 +43,7 @@ Trainer::Trainer(model::LlamaModel& model, std::vector<data::Sample> samples, Tr
     lengths_.push_back(static_cast<int64_t>(s.input_ids.size()));
 }
 
-std::vector<std::vector<int64_t>> Trainer::epoch_order(int64_t epoch) const {
+const std::vector<std::vector<int64_t>>& Trainer::epoch_order(int64_t epoch) const {
   if (epoch != cached_epoch_) {
     data::BatchOptions b;
     b.batch_size = options_.batch_size;
@@ -64,7 +64,7 @@ std::vector<model::Batch> Trainer::step_batches(int64_t step) {
   std::vector<model::Batch> out;
   for (int64_t i = 0; i < options_.accumulation; ++i) {
     const int64_t micro = step * options_.accumulation + i;
-    const auto order = epoch_order(micro / per_epoch);
+    const auto& order = epoch_order(micro / per_epoch);
     out.push_back(
         data::make_batch(samples_, order[static_cast<size_t>(micro % per_epoch)], options_.pad_id));
   }

@@ -89,7 +89,7 @@ class Trainer {
   AdamW& optimizer() { return optimizer_; }
 
  private:
-  std::vector<std::vector<int64_t>> epoch_order(int64_t epoch) const;
+  const std::vector<std::vector<int64_t>>& epoch_order(int64_t epoch) const;
   std::vector<model::Batch> step_batches(int64_t step);
   void save(const nlohmann::json& eval_metrics);
 

@@ -49,11 +49,12 @@ TEST(Configs, EveryExperimentLoadsAndBuildsItsTrials) {
   }
 }
 
-TEST(Configs, QuickstartIsATinyLoraRunOnTheSyntheticSet) {
+// The quickstart runs on what `make demo` leaves in runs/demo.
+TEST(Configs, QuickstartIsATinyLoraRunOnTheDemoModelAndData) {
   const ExperimentConfig e = experiment_load((kConfigs / "quickstart.yaml").string());
   const TrialConfig t = trial_config(e, search_points(e, 0).at(0), 1);
-  EXPECT_EQ(t.model, "runs/demo/base-model");
-  EXPECT_EQ(t.dataset, "synthetic");
+  EXPECT_EQ(t.model, "runs/demo/models/base");
+  EXPECT_EQ(t.dataset, "runs/demo/data");
   EXPECT_TRUE(t.lora);
   EXPECT_LE(t.training_args.max_steps, 100);
   EXPECT_TRUE(e.notices.empty());
