@@ -14,6 +14,7 @@ packages=(
   libyaml-cpp-dev          # experiment configs (Determined-style YAML)
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  libopenmpi-dev openmpi-bin  # MPI: the communicator of ZeRO training across processes
   clang-format
   python3 python3-torch    # the independent PyTorch oracle (tests/reference, bench peers)
   python3-sentencepiece python3-regex python3-jinja2  # tokenizer and chat-template oracles
