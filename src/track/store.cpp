@@ -386,7 +386,7 @@ std::vector<TrialRow> Store::trials(int64_t experiment_id) {
 TrialRow Store::trial(int64_t id) {
   Statement s(db_, path_, str("SELECT ", kTrialColumns, " FROM trials WHERE id = ?"));
   if (!s.bind(id).step()) {
-    throw Error(str("no trial ", id, " in ", path_, " (`llmtune experiment list-trials ID` ",
+    throw Error(str("no trial ", id, " in ", path_, " (`llmtune experiment describe ID` ",
                     "shows an experiment's trials)"));
   }
   return trial_from(s);

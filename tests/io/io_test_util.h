@@ -17,32 +17,10 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "io/safetensors.h"
+#include "support/errors.h"
 #include "support/scratch.h"
 
 namespace llmtune::test {
-
-// Success when `fn` throws llmtune::Error whose message holds every one of `parts` and is not
-// an internal check failure (a user-caused problem must be reported as such).
-inline ::testing::AssertionResult throws_error(const std::function<void()>& fn,
-                                               const std::vector<std::string>& parts) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    if (msg.find("internal error") != std::string::npos) {
-      return ::testing::AssertionFailure() << "reported as an internal check failure: " << msg;
-    }
-    for (const std::string& p : parts) {
-      if (msg.find(p) == std::string::npos) {
-        return ::testing::AssertionFailure() << "message \"" << msg << "\" lacks \"" << p << "\"";
-      }
-    }
-    return ::testing::AssertionSuccess() << msg;
-  } catch (const std::exception& e) {
-    return ::testing::AssertionFailure() << "threw a non-llmtune exception: " << e.what();
-  }
-  return ::testing::AssertionFailure() << "did not throw";
-}
 
 // The tensor's bytes, as stored.
 inline std::string tensor_bytes(const Tensor& t) {
