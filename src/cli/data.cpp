@@ -91,9 +91,7 @@ void prepare(const PrepareArgs& a) {
                     "word count it needs (see the counts above)"));
   }
   const data::Splits s = data::split_records(subset, a.seed);
-  data::write_records(io::path_join(a.out, "train.jsonl"), s.train);
-  data::write_records(io::path_join(a.out, "valid.jsonl"), s.valid);
-  data::write_records(io::path_join(a.out, "test.jsonl"), s.test);
+  data::write_splits(a.out, s);
   manifest["subset"] = a.subset;
   manifest["seed"] = a.seed;
   manifest["difficulty_rule"] =

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "cli/experiment_run.h"
 #include "cli/verbs.h"
@@ -55,9 +56,7 @@ void make_data(const DemoArgs& a, const std::string& dir) {
   o.questions_per_db = a.quick ? 40 : 60;
   const data::SyntheticResult r = data::synthetic_generate(o, dir);
   const data::Splits s = data::split_records(data::select_subset(r.records, "all"), 123);
-  data::write_records(io::path_join(dir, "train.jsonl"), s.train);
-  data::write_records(io::path_join(dir, "valid.jsonl"), s.valid);
-  data::write_records(io::path_join(dir, "test.jsonl"), s.test);
+  data::write_splits(dir, s);
   std::printf("%zu questions over %lld SQLite databases: train %zu, valid %zu, test %zu\n",
               r.records.size(), static_cast<long long>(o.databases), s.train.size(), s.valid.size(),
               s.test.size());
@@ -143,8 +142,8 @@ void make_models(const DemoArgs& a, const std::string& data_dir, const std::stri
   std::fprintf(stderr, "\n");
   io::model_save(m, base);
   for (const std::string& dir : {untrained, base}) {
-    for (const char* f : {"tokenizer.model", "tokenizer_config.json"}) {
-      fs::copy_file(io::path_join(tok_dir, f), io::path_join(dir, f),
+    for (const std::string& f : text::tokenizer_files(tok_dir)) {
+      fs::copy_file(f, fs::path(dir) / fs::path(f).filename(),
                     fs::copy_options::overwrite_existing);
     }
   }
@@ -162,9 +161,9 @@ struct Scored {
   int64_t steps = 0;
 };
 
+// A model's scores on one difficulty's test split.
 eval::GroupScores score_model(model::LlamaModel& m, const text::Tokenizer& tok,
-                              const std::string& data_dir, const std::string& subset, bool quick) {
-  const train::DatasetSplits s = train::load_dataset(data_dir, subset, "");
+                              const train::DatasetSplits& s, bool quick) {
   eval::EvalOptions o;
   o.batch_size = 8;
   o.sampling.max_new_tokens = quick ? 64 : 128;
@@ -201,12 +200,16 @@ void demo(const DemoArgs& a) {
 
   say("5/5 evaluation on each difficulty's test split");
   const auto tok = text::tokenizer_load(tok_dir);
+  std::map<std::string, train::DatasetSplits> tests;  // by difficulty, read once
+  for (const char* subset : {"easy", "medium", "hard"}) {
+    tests[subset] = train::load_dataset(data_dir, subset, "");
+  }
   std::vector<Scored> rows;
   for (const std::string subset : {"easy", "medium", "hard"}) {
     for (const auto& [name, dir] :
          {std::pair<std::string, std::string>{"untrained", untrained}, {"base", base}}) {
       auto m = io::model_load(dir, {});
-      rows.push_back({subset, name, score_model(*m, *tok, data_dir, subset, a.quick), 0, 0});
+      rows.push_back({subset, name, score_model(*m, *tok, tests.at(subset), a.quick), 0, 0});
     }
   }
   const json desc = describe_experiment_json(runs, exp);
@@ -230,7 +233,7 @@ void demo(const DemoArgs& a) {
     } else {
       m = io::model_load(last, {});
     }
-    Scored s{subset, lora ? "LoRA" : "full", score_model(*m, *tok, data_dir, subset, a.quick), 0,
+    Scored s{subset, lora ? "LoRA" : "full", score_model(*m, *tok, tests.at(subset), a.quick), 0,
              t["steps_completed"].get<int64_t>()};
     s.train_seconds = t["final_training"].value("train_runtime", 0.0);
     rows.push_back(s);

@@ -31,4 +31,8 @@ struct Splits {
 // when a split would be empty.
 Splits split_records(const std::vector<Record>& records, uint64_t seed = 123);
 
+// A prepared dataset directory: DIR/train.jsonl, valid.jsonl and test.jsonl.
+void write_splits(const std::string& dir, const Splits& splits);
+Splits read_splits(const std::string& dir);
+
 }  // namespace llmtune::data

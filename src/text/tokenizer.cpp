@@ -180,4 +180,14 @@ std::unique_ptr<Tokenizer> tokenizer_load(const std::string& dir, const Tokenize
   return t;
 }
 
+std::vector<std::string> tokenizer_files(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+                           "special_tokens_map.json", "generation_config.json"}) {
+    const std::string p = io::path_join(dir, name);
+    if (io::file_exists(p)) files.push_back(p);
+  }
+  return files;
+}
+
 }  // namespace llmtune::text

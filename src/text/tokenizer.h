@@ -99,4 +99,9 @@ struct TokenizerOptions {
 std::unique_ptr<Tokenizer> tokenizer_load(const std::string& dir,
                                           const TokenizerOptions& options = {});
 
+// The tokenizer files present in `dir` (tokenizer.json, tokenizer.model, tokenizer_config.json,
+// special_tokens_map.json, generation_config.json): what a model directory or checkpoint
+// carries so that it loads with its tokenizer.
+std::vector<std::string> tokenizer_files(const std::string& dir);
+
 }  // namespace llmtune::text

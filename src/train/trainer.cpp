@@ -41,6 +41,7 @@ Trainer::Trainer(model::LlamaModel& model, std::vector<data::Sample> samples, Tr
   if (options_.loss_scale) scaler_.emplace(*options_.loss_scale);
   for (const data::Sample& s : samples_)
     lengths_.push_back(static_cast<int64_t>(s.input_ids.size()));
+  micro_per_epoch_ = static_cast<int64_t>(epoch_order(0).size());
 }
 
 const std::vector<std::vector<int64_t>>& Trainer::epoch_order(int64_t epoch) const {

@@ -84,7 +84,7 @@ class Trainer {
   TrainResult train();
 
   int64_t step() const { return step_; }
-  int64_t micro_batches_per_epoch() const { return static_cast<int64_t>(epoch_order(0).size()); }
+  int64_t micro_batches_per_epoch() const { return micro_per_epoch_; }
   const TrainerOptions& options() const { return options_; }
   AdamW& optimizer() { return optimizer_; }
 
@@ -102,6 +102,7 @@ class Trainer {
   std::optional<LossScaler> scaler_;
   int64_t step_ = 0;
   nlohmann::json log_history_ = nlohmann::json::array();
+  int64_t micro_per_epoch_ = 0;  // the same for every epoch (only the order changes)
   mutable int64_t cached_epoch_ = -1;
   mutable std::vector<std::vector<int64_t>> cached_order_;
 };

@@ -30,22 +30,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<data::Record> subset_of(const std::vector<data::Record>& records,
-                                    const std::string& subset) {
-  return data::select_subset(records, subset);
-}
-
-// Files a checkpoint carries so that it loads as a model directory with its tokenizer.
-std::vector<std::string> tokenizer_files(const std::string& dir) {
-  std::vector<std::string> files;
-  for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
-                           "special_tokens_map.json", "generation_config.json"}) {
-    const std::string p = io::path_join(dir, name);
-    if (io::file_exists(p)) files.push_back(p);
-  }
-  return files;
-}
-
 int64_t steps_for(const std::string& strategy, int64_t steps, int64_t per_epoch,
                   const std::string& key) {
   if (strategy == "no") return 0;
@@ -70,9 +54,10 @@ DatasetSplits load_dataset(const std::string& dataset, const std::string& subset
     }
   }
   if (fs::is_directory(file)) {
-    out.train = subset_of(data::read_records(io::path_join(file, "train.jsonl")), subset);
-    out.valid = subset_of(data::read_records(io::path_join(file, "valid.jsonl")), subset);
-    out.test = subset_of(data::read_records(io::path_join(file, "test.jsonl")), subset);
+    const data::Splits all = data::read_splits(file);
+    out.train = data::select_subset(all.train, subset);
+    out.valid = data::select_subset(all.valid, subset);
+    out.test = data::select_subset(all.test, subset);
     out.db_root = file;
   } else {
     const std::vector<data::Record> selected =
@@ -177,7 +162,7 @@ TrialOutcome run_trial(const TrialRun& run) {
                              steps_per_epoch, "evaluation_strategy");
     o.save_steps = steps_for(args.save_strategy, args.save_steps, steps_per_epoch, "save_strategy");
     o.output_dir = run.directory;
-    o.files = tokenizer_files(tok_dir);
+    o.files = text::tokenizer_files(tok_dir);
 
     const config::Searcher& searcher = run.experiment.searcher;
     const config::CheckpointStorage& policy = run.experiment.checkpoint_storage;
