@@ -1,18 +1,21 @@
 // llmtune experiment create CONFIG [--set key=value]...   runs every trial of the search
 // llmtune experiment list | describe ID                   what the store holds
 // llmtune checkpoint list ID [--sort-by METRIC]           an experiment's checkpoints, best first
-// llmtune train CONFIG | --trial ID                       one trial in this process
+// llmtune checkpoint export DIR --out NEW                 a ZeRO-sharded checkpoint, unsharded
+// llmtune train CONFIG | --trial ID                       one trial (every rank under mpirun)
 //
 // Experiments live in a store (runs/llmtune.db by default) and trial directories below
 // runs/<experiment>-<id>/trial-<id>/. `experiment create` runs each trial as a child
-// `llmtune train --trial ID` and restarts a trial that dies, up to max_restarts times; the
-// restarted trial resumes from its last complete checkpoint.
+// `llmtune train --trial ID` (under `mpirun -np N` when resources.slots_per_trial is N > 1)
+// and restarts a trial that dies, up to max_restarts times; the restarted trial resumes from
+// its last complete checkpoint.
 #include <cstdio>
 #include <filesystem>
 
 #include "cli/experiment_run.h"
 #include "cli/verbs.h"
 #include "core/error.h"
+#include "train/checkpoint.h"
 
 namespace llmtune::cli {
 
@@ -75,7 +78,7 @@ void add_experiment(CLI::App& app) {
                           .c_str());
   });
 
-  CLI::App* ck = app.add_subcommand("checkpoint", "List an experiment's checkpoints");
+  CLI::App* ck = app.add_subcommand("checkpoint", "List or export an experiment's checkpoints");
   ck->require_subcommand(1);
   auto sort_by = std::make_shared<std::string>("");
   auto best = std::make_shared<int64_t>(0);
@@ -93,14 +96,35 @@ void add_experiment(CLI::App& app) {
   cl->callback([runs, id, sort_by, best, json] {
     std::printf("%s", list_checkpoints(*runs, *id, *sort_by, *best, *json).c_str());
   });
+
+  auto from = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  CLI::App* ce = ck->add_subcommand(
+      "export", "Consolidate a ZeRO-sharded checkpoint so that any number of ranks resumes it");
+  ce->footer(
+      "Example:\n"
+      "  llmtune checkpoint export runs/tinyllama-full-1/trial-1/checkpoint-200 --out "
+      "ckpt-200-whole\n"
+      "  llmtune train configs/tinyllama-full.yaml --resume ckpt-200-whole");
+  ce->add_option("checkpoint", *from, "A checkpoint-N directory written by several ranks")
+      ->required();
+  ce->add_option("--out", *out, "The new directory")->required();
+  ce->callback([from, out] {
+    train::checkpoint_export(*from, *out);
+    std::printf(
+        "%s: optimizer state of every rank consolidated; it resumes with any number of "
+        "ranks (llmtune train ... --resume %s)\n",
+        out->c_str(), out->c_str());
+  });
 }
 
 void add_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
-  CLI::App* t = app.add_subcommand("train", "Run one trial in this process");
+  CLI::App* t = app.add_subcommand("train", "Run one trial (on every rank under mpirun)");
   t->footer(
       "Examples:\n"
       "  llmtune train configs/quickstart.yaml               (a single-trial experiment)\n"
+      "  mpirun -np 4 llmtune train configs/tinyllama-full.yaml   (ZeRO over 4 processes)\n"
       "  llmtune train --trial 3 --runs runs                 (continue trial 3 of the store)\n"
       "  llmtune train configs/quickstart.yaml --resume "
       "runs/quickstart-lora-1/trial-1/checkpoint-20");

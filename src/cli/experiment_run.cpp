@@ -7,8 +7,11 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <sstream>
+#include <thread>
 
 #include "core/error.h"
+#include "dist/communicator.h"
 #include "io/files.h"
 #include "track/store.h"
 #include "train/trial.h"
@@ -89,12 +92,6 @@ PreparedExperiment prepare_experiment(const std::string& config_path,
   for (const std::string& n : p.config.notices) std::fprintf(stderr, "notice: %s\n", n.c_str());
   const std::vector<json> points = config::search_points(p.config, 0);
   for (const json& point : points) config::trial_config(p.config, point, p.config.slots_per_trial);
-  if (p.config.slots_per_trial > 1) {
-    std::fprintf(stderr,
-                 "notice: resources.slots_per_trial is %lld; each trial runs as one process here "
-                 "(multi-process ZeRO training is started with mpirun)\n",
-                 static_cast<long long>(p.config.slots_per_trial));
-  }
   auto store = track::Store::open(store_path(runs));
   p.id = store->create_experiment(p.config.name, p.config.description, stored_config(p.config),
                                   p.config.searcher.metric, p.config.searcher.smaller_is_better);
@@ -115,17 +112,36 @@ void finish_experiment(const std::string& runs, int64_t id, bool failed) {
 
 namespace {
 
-// Runs `llmtune train --trial ID` as a child; returns its exit status (128 + signal if killed).
-int run_child(const std::string& runs, int64_t trial_id, bool quiet) {
-  std::vector<std::string> argv = {"llmtune", "train",   "--runs",
-                                   runs,      "--trial", std::to_string(trial_id)};
+// Runs `llmtune train --trial ID` as a child, under `mpirun -np SLOTS` when the trial has
+// several slots (LLMTUNE_MPIRUN names another launcher, LLMTUNE_MPIRUN_ARGS adds arguments such
+// as --hostfile); returns its exit status (128 + signal if killed).
+int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slots) {
+  std::error_code ec;
+  const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+  if (ec) throw Error("cannot find this program's own path (/proc/self/exe)");
+  std::vector<std::string> argv;
+  if (slots > 1) {
+    const char* launcher = std::getenv("LLMTUNE_MPIRUN");
+    argv = {launcher && *launcher ? launcher : "mpirun", "-np", std::to_string(slots)};
+    if (::geteuid() == 0) argv.push_back("--allow-run-as-root");
+    if (slots > static_cast<int64_t>(std::thread::hardware_concurrency()))
+      argv.push_back("--oversubscribe");
+    std::istringstream extra(std::getenv("LLMTUNE_MPIRUN_ARGS") ? std::getenv("LLMTUNE_MPIRUN_ARGS")
+                                                                : "");
+    for (std::string word; extra >> word;) argv.push_back(word);
+  }
+  for (const std::string& a : {self, std::string("train"), std::string("--runs"), runs,
+                               std::string("--trial"), std::to_string(trial_id)})
+    argv.push_back(a);
   if (quiet) argv.push_back("--quiet");
   std::vector<char*> cargv;
   for (std::string& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   pid_t pid = 0;
-  if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, cargv.data(), environ) != 0) {
-    throw Error("cannot start a trial process (posix_spawn of /proc/self/exe failed)");
+  if (posix_spawnp(&pid, cargv[0], nullptr, nullptr, cargv.data(), environ) != 0) {
+    throw Error(slots > 1 ? str("cannot start ", argv[0], " for a trial with ", slots,
+                                " slots: install Open MPI (openmpi-bin) or set LLMTUNE_MPIRUN")
+                          : str("cannot start a trial process (", self, ")"));
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
@@ -145,7 +161,7 @@ int64_t run_experiment(const std::string& config_path, const std::vector<std::st
   bool failed = false;
   for (int64_t trial : ex.trial_ids) {
     for (int64_t restarts = 0;;) {
-      const int code = run_child(runs, trial, quiet);
+      const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial);
       if (code == 0) break;
       if (code == 2 || restarts >= ex.config.max_restarts) {  // bad input: a restart cannot help
         std::fprintf(stderr,
@@ -172,34 +188,52 @@ int64_t train_command(const TrainArgs& a) {
   if (!a.resume.empty() && !fs::exists(fs::path(a.resume) / "train_state.json")) {
     throw Error(str("--resume ", a.resume, " is not an llmtune checkpoint (no train_state.json)"));
   }
-  auto store = track::Store::open(store_path(a.runs));
+  // Under mpirun every rank runs this; rank 0 alone records in the store.
+  const std::unique_ptr<dist::Communicator> comm = dist::make_communicator();
+  const bool main = comm->rank() == 0;
+  const int world = comm->world_size();
   int64_t trial_id = a.trial;
   if (trial_id == 0) {
     if (a.config.empty()) throw Error("give an experiment config, or --trial ID of the store");
-    const PreparedExperiment p = prepare_experiment(a.config, a.sets, a.runs);
-    if (p.trial_ids.size() != 1) {
-      throw Error(str(a.config, ": `llmtune train` runs one trial but the searcher makes ",
-                      p.trial_ids.size(), "; use `llmtune experiment create`"));
+    if (main) {
+      const PreparedExperiment p = prepare_experiment(a.config, a.sets, a.runs);
+      if (p.trial_ids.size() != 1) {
+        throw Error(str(a.config, ": `llmtune train` runs one trial but the searcher makes ",
+                        p.trial_ids.size(), "; use `llmtune experiment create`"));
+      }
+      trial_id = p.trial_ids[0];
+    } else {  // the same checks, so that a bad config stops every rank alike
+      const config::ExperimentConfig c = config::experiment_load(a.config, a.sets);
+      for (const json& point : config::search_points(c, 0)) config::trial_config(c, point, world);
     }
-    trial_id = p.trial_ids[0];
+    trial_id = dist::broadcast_value(*comm, trial_id, 0);
   } else if (!a.config.empty()) {
     throw Error("give either a config or --trial, not both");
   }
+  auto store = track::Store::open(store_path(a.runs));
   const track::TrialRow trial = store->trial(trial_id);
   const track::ExperimentRow exp = store->experiment(trial.experiment_id);
+  if (!main) store.reset();
   train::TrialRun run;
   run.experiment = config_of(exp);
-  run.trial =
-      config::trial_config(run.experiment, trial.hyperparameters, run.experiment.slots_per_trial);
+  if (main && run.experiment.slots_per_trial != world) {
+    std::fprintf(stderr,
+                 "notice: resources.slots_per_trial is %lld; training on the %d process(es) "
+                 "started (`experiment create`, or mpirun -np N, starts N)\n",
+                 static_cast<long long>(run.experiment.slots_per_trial), world);
+  }
+  run.trial = config::trial_config(run.experiment, trial.hyperparameters, world);
   run.store = store.get();
+  run.comm = comm.get();
   run.experiment_id = exp.id;
   run.trial_id = trial_id;
   run.directory = trial_dir(a.runs, exp.name, exp.id, trial_id);
   run.cache_dir = (fs::absolute(a.runs) / "datasets").string();
-  run.progress = !a.quiet;
+  run.progress = !a.quiet && main;
   run.stop_after_step = a.stop_after;
   run.resume_from = a.resume;
   const train::TrialOutcome out = train::run_trial(run);
+  if (!main) return trial_id;
   std::printf("trial %lld: %lld steps in %.1f s, train loss %.4f%s%s\n",
               static_cast<long long>(trial_id), static_cast<long long>(out.result.steps),
               out.seconds, out.result.train_loss, out.final_checkpoint.empty() ? "" : ", model ",

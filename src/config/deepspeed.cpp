@@ -156,6 +156,7 @@ void fields_set(DeepSpeedConfig& c, const json& r, const TrainingArgs& args, int
                 " is not micro x accumulation x world size");
 
   c.reduce_bucket_size = number_or(r, "zero_optimization.reduce_bucket_size", 5e8);
+  c.allgather_bucket_size = number_or(r, "zero_optimization.allgather_bucket_size", 5e8);
   c.stage3_prefetch_bucket_size =
       number_or(r, "zero_optimization.stage3_prefetch_bucket_size", 5e7);
   c.stage3_param_persistence_threshold =

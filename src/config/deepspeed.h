@@ -44,6 +44,7 @@ struct DeepSpeedConfig {
   int64_t train_micro_batch_size_per_gpu = 0;
   // zero_optimization sizes ("auto" ones filled by deepspeed_finalize from hidden_size)
   double reduce_bucket_size = 5e8;
+  double allgather_bucket_size = 5e8;  // stages 1-2: elements per parameter all-gather
   double stage3_prefetch_bucket_size = 5e7;
   double stage3_param_persistence_threshold = 1e5;
   bool overlap_comm = false;

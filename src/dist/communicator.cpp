@@ -99,4 +99,14 @@ std::unique_ptr<Communicator> make_communicator() {
   return make_local_communicator();
 }
 
+int64_t broadcast_value(Communicator& comm, int64_t value, int root) {
+  if (comm.world_size() == 1) return value;
+  const auto bits = static_cast<uint64_t>(value);
+  Tensor t = Tensor::from_i32({static_cast<int32_t>(bits >> 32), static_cast<int32_t>(bits)}, {2});
+  comm.broadcast(t, root);
+  const std::vector<int32_t> v = t.to_i32();
+  return static_cast<int64_t>((static_cast<uint64_t>(static_cast<uint32_t>(v[0])) << 32) |
+                              static_cast<uint32_t>(v[1]));
+}
+
 }  // namespace llmtune::dist

@@ -36,6 +36,14 @@ struct CommStats {
   int64_t calls = 0;
 };
 
+// A collective that was started and may still be running. wait() finishes it (the destructor
+// does too); until then its buffers must stay alive and untouched.
+class PendingCollective {
+ public:
+  virtual ~PendingCollective() = default;
+  virtual void wait() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -59,6 +67,10 @@ class Communicator {
   // world_size, same dtype). input may be exactly this rank's chunk of output (in place, as
   // ZeRO-3 gathers a flat parameter buffer); any other overlap is refused.
   virtual void all_gather(const Tensor& input, Tensor& output) = 0;
+  // all_gather without waiting for it: output is complete after the returned wait(). Ranks must
+  // start collectives, blocking or not, in the same order; it is counted when started.
+  virtual std::unique_ptr<PendingCollective> all_gather_start(const Tensor& input,
+                                                              Tensor& output) = 0;
   // In place: every rank gets root's t.
   virtual void broadcast(Tensor& t, int root) = 0;
   virtual void barrier() = 0;
@@ -87,6 +99,9 @@ std::unique_ptr<Communicator> make_local_communicator();
 // has, and then finalizes it at exit. Collective: every rank must call it. Throws
 // llmtune::Error if MPI cannot be used (already finalized, or too little thread support).
 std::unique_ptr<Communicator> make_mpi_communicator();
+
+// root's value on every rank (collective).
+int64_t broadcast_value(Communicator& comm, int64_t value, int root);
 
 // The communicator for this process: MPI when launched by mpirun or srun
 // (OMPI_COMM_WORLD_SIZE or PMI_SIZE in the environment), else local.

@@ -69,6 +69,25 @@ void divide(float* x, int64_t n, int world) {
   for (int64_t i = 0; i < n; ++i) x[i] /= w;
 }
 
+// A started MPI collective.
+class MpiPending final : public PendingCollective {
+ public:
+  explicit MpiPending(int rank) : rank_(rank) {}
+  ~MpiPending() override {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (request != MPI_REQUEST_NULL && !finalized) MPI_Wait(&request, MPI_STATUS_IGNORE);
+  }
+  void wait() override {
+    if (request == MPI_REQUEST_NULL) return;
+    check_mpi(MPI_Wait(&request, MPI_STATUS_IGNORE), "MPI_Wait", rank_);
+  }
+  MPI_Request request = MPI_REQUEST_NULL;
+
+ private:
+  int rank_;
+};
+
 class MpiCommunicator final : public Communicator {
  public:
   MpiCommunicator() {
@@ -129,6 +148,18 @@ class MpiCommunicator final : public Communicator {
     check_mpi(MPI_Allgather(in_place ? MPI_IN_PLACE : input.raw(), count, type, output.raw(), count,
                             type, comm_),
               "MPI_Allgather", rank_);
+  }
+
+  std::unique_ptr<PendingCollective> all_gather_start(const Tensor& input,
+                                                      Tensor& output) override {
+    const bool in_place = check_all_gather(input, output);
+    const int count = mpi_count(input.numel(), "all_gather");
+    const MPI_Datatype type = mpi_bits_type(input.dtype());
+    auto pending = std::make_unique<MpiPending>(rank_);
+    check_mpi(MPI_Iallgather(in_place ? MPI_IN_PLACE : input.raw(), count, type, output.raw(),
+                             count, type, comm_, &pending->request),
+              "MPI_Iallgather", rank_);
+    return pending;
   }
 
   void broadcast(Tensor& t, int root) override {

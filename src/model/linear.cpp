@@ -54,7 +54,10 @@ void Linear::backward(Tensor* dx, bool accumulate, const Tensor& dy, const Tenso
                       const LinearSaved& saved, const DropoutKey* dropout) {
   const int64_t n = rows_of(dy);
   const Tensor dy2 = dy.view({n, out});
-  if (grad.defined()) ops::gemm(grad, dy2, true, x.view({n, in}), false, 1.0f, 1.0f);
+  if (trains) {
+    LLMTUNE_CHECK(grad.defined(), "backward through ", name, " without its gradient buffer");
+    ops::gemm(grad, dy2, true, x.view({n, in}), false, 1.0f, 1.0f);
+  }
   Tensor dx2;
   if (dx) {
     dx2 = dx->view({n, in});
@@ -66,8 +69,10 @@ void Linear::backward(Tensor* dx, bool accumulate, const Tensor& dy, const Tenso
   const int64_t r = l.a.size(0);
   Tensor du = Tensor::empty({n, r}, DType::F32, dy.device());  // s · dy B
   ops::gemm(du, dy2, false, l.b, false, l.scale, 0.0f);
-  if (l.grad_b.defined()) ops::gemm(l.grad_b, dy2, true, saved.lora_u, false, l.scale, 1.0f);
-  if (l.grad_a.defined()) {
+  if (l.trains) {
+    LLMTUNE_CHECK(l.grad_a.defined() && l.grad_b.defined(), "backward through ", name,
+                  " without its adapter's gradient buffers");
+    ops::gemm(l.grad_b, dy2, true, saved.lora_u, false, l.scale, 1.0f);
     ops::gemm(l.grad_a, du, true, lora_input(x.view({n, in}), l, dropout), false, 1.0f, 1.0f);
   }
   if (!dx) return;

@@ -11,10 +11,11 @@
 namespace llmtune::model {
 
 struct LoraWeights {
-  Tensor a;       // (r, in) F32
-  Tensor b;       // (out, r) F32
-  Tensor grad_a;  // (r, in) F32, defined while training
-  Tensor grad_b;  // (out, r) F32
+  Tensor a;             // (r, in) F32
+  Tensor b;             // (out, r) F32
+  Tensor grad_a;        // (r, in) F32, defined while training
+  Tensor grad_b;        // (out, r) F32
+  bool trains = false;  // A and B train: backward accumulates into grad_a and grad_b
   float scale = 1.0f;
   float dropout = 0.0f;
 };
@@ -33,14 +34,15 @@ struct LinearSaved {
 struct Linear {
   std::string name;  // Hugging Face module name, "model.layers.0.self_attn.q_proj"
   int64_t in = 0, out = 0;
-  Tensor weight;  // (out, in), F32 or BF16/F16 when frozen
-  Tensor grad;    // (out, in) F32; undefined when W is frozen
+  Tensor weight;        // (out, in), F32 or BF16/F16 when frozen
+  Tensor grad;          // (out, in) F32 when W trains (and its group is acquired with gradients)
+  bool trains = false;  // W trains: backward accumulates dW into grad
   std::optional<LoraWeights> lora;
   bool merged = false;  // W holds W + s·BA; the adapter branch is skipped
 
   bool lora_active() const { return lora.has_value() && !merged; }
   // Backward reads x only to form dW, dA or dB.
-  bool needs_input() const { return grad.defined() || lora_active(); }
+  bool needs_input() const { return trains || lora_active(); }
 
   // y (N, out) = (accumulate ? y : 0) + x Wᵀ + adapter. dropout: the key when training with
   // dropout, else null. saved: filled for backward when non-null.

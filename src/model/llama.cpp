@@ -50,6 +50,7 @@ void LlamaModel::alloc_parameters() {
       lin.in = dims[s][1];
       lin.weight = Tensor::empty({lin.out, lin.in}, wdt, dev);
       lin.grad = grad_for(lin.weight.shape());
+      lin.trains = full;
     }
   }
   norm_ = Tensor::empty({c.hidden_size}, DType::F32, dev);
@@ -57,17 +58,17 @@ void LlamaModel::alloc_parameters() {
   lm_head_.name = "lm_head";
   lm_head_.out = c.vocab_size;
   lm_head_.in = c.hidden_size;
-  if (c.tie_word_embeddings) {
-    lm_head_.weight = embed_;
-    lm_head_.grad = embed_grad_;
-  } else {
+  if (!c.tie_word_embeddings) {
     lm_head_.weight = Tensor::empty({c.vocab_size, c.hidden_size}, wdt, dev);
     lm_head_.grad = grad_for(lm_head_.weight.shape());
+    lm_head_.trains = full;
   }
 }
 
+// A parameter's gradient slot is listed whenever the parameter trains, even while ZeRO has
+// released the buffer (the tensor is then undefined).
 std::vector<ParamRef> LlamaModel::parameters() {
-  auto grad_ptr = [](Tensor& g) { return g.defined() ? &g : nullptr; };
+  auto grad_ptr = [this](Tensor& g) { return full() ? &g : nullptr; };
   std::vector<ParamRef> out;
   out.push_back({"model.embed_tokens.weight", &embed_, grad_ptr(embed_grad_), true});
   for (size_t l = 0; l < layers_.size(); ++l) {
@@ -86,8 +87,8 @@ std::vector<ParamRef> LlamaModel::parameters() {
   for (Linear* lin : lora_linears()) {
     LoraWeights& lw = *lin->lora;
     const std::string base = "base_model.model." + lin->name;
-    out.push_back({base + ".lora_A.weight", &lw.a, grad_ptr(lw.grad_a), true});
-    out.push_back({base + ".lora_B.weight", &lw.b, grad_ptr(lw.grad_b), true});
+    out.push_back({base + ".lora_A.weight", &lw.a, lw.trains ? &lw.grad_a : nullptr, true});
+    out.push_back({base + ".lora_B.weight", &lw.b, lw.trains ? &lw.grad_b : nullptr, true});
   }
   return out;
 }
@@ -98,6 +99,18 @@ std::vector<ParamRef> LlamaModel::trainable_parameters() {
     if (p.grad != nullptr) out.push_back(p);
   }
   return out;
+}
+
+std::vector<std::vector<ParamRef>> LlamaModel::parameter_groups() {
+  std::vector<std::vector<ParamRef>> groups(static_cast<size_t>(num_param_groups()));
+  for (ParamRef& p : parameters()) {
+    int group = head_group();
+    if (p.name.starts_with("model.embed_tokens.")) group = 0;
+    const size_t at = p.name.find("model.layers.");
+    if (at != std::string::npos) group = 1 + std::stoi(p.name.substr(at + 13));
+    groups[static_cast<size_t>(group)].push_back(p);
+  }
+  return groups;
 }
 
 Tensor* LlamaModel::find_parameter(const std::string& name) {
@@ -148,6 +161,7 @@ void LlamaModel::add_lora(const LoraConfig& lora, uint64_t seed) {
       if (train) {
         w.grad_a = Tensor::zeros(w.a.shape(), DType::F32, dev);
         w.grad_b = Tensor::zeros(w.b.shape(), DType::F32, dev);
+        w.trains = true;
       }
       w.scale = static_cast<float>(lora.scaling());
       w.dropout = static_cast<float>(lora.dropout);
@@ -189,13 +203,16 @@ void LlamaModel::unmerge_lora() {
 }
 
 void LlamaModel::zero_grad() {
-  for (ParamRef& p : trainable_parameters()) p.grad->zero_();
+  for (ParamRef& p : trainable_parameters()) {
+    if (p.grad->defined()) p.grad->zero_();
+  }
 }
 
 size_t LlamaModel::parameter_bytes() {
   size_t total = 0;
   for (ParamRef& p : parameters()) {
-    total += p.value->nbytes() + (p.grad ? p.grad->nbytes() : 0);
+    if (p.value->defined()) total += p.value->nbytes();
+    if (p.grad && p.grad->defined()) total += p.grad->nbytes();
   }
   return total;
 }

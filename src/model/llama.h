@@ -48,6 +48,21 @@ struct ParamRef {
   bool decay;    // false for norm weights (Transformers' Trainer excludes them from decay)
 };
 
+// Where ZeRO takes hold of parameter memory (DESIGN.md: "ZeRO owns parameter memory"). The
+// parameters form groups, as parameter_groups() lists them: 0 the embedding, 1 + l decoder
+// layer l with its adapters, L + 1 the final norm and an untied lm_head. The model calls
+// acquire(g) before it reads group g's parameters and release(g) when done; only in between
+// must they be whole. With `grads`, it also accumulates into the group's gradient tensors,
+// until grads_ready(g) says that this micro-batch's gradients of the group are complete.
+// Without hooks every tensor is resident and the calls do not happen.
+class ParamHooks {
+ public:
+  virtual ~ParamHooks() = default;
+  virtual void acquire(int group, bool grads) = 0;
+  virtual void release(int group) = 0;
+  virtual void grads_ready(int group) = 0;
+};
+
 // One training step's forward settings.
 struct StepOptions {
   float grad_scale = 1.0f;   // gradients are of grad_scale * loss (1 / accumulation steps)
@@ -71,6 +86,11 @@ class LlamaModel {
   // Base parameters by Hugging Face name, then adapter weights by PEFT name.
   std::vector<ParamRef> parameters();
   std::vector<ParamRef> trainable_parameters();
+  // parameters() by group (see ParamHooks): num_param_groups() lists, each possibly empty.
+  std::vector<std::vector<ParamRef>> parameter_groups();
+  int num_param_groups() const { return static_cast<int>(config_.num_hidden_layers) + 2; }
+  // The hooks (null: none) that every later pass calls; the model does not own them.
+  void set_param_hooks(ParamHooks* hooks) { hooks_ = hooks; }
   // The base parameter with this Hugging Face name, or null.
   Tensor* find_parameter(const std::string& name);
 
@@ -117,6 +137,7 @@ class LlamaModel {
   struct Layer;
   struct Saved;
   struct Context;
+  class Use;
 
   Context make_context(const Batch& batch, bool train, const StepOptions* step);
   void layer_forward(int l, Tensor& x, Saved* saved, const Context& ctx);
@@ -126,14 +147,22 @@ class LlamaModel {
   Tensor head_loss(const Tensor& normed, const Context& ctx, Tensor* dnormed,
                    Tensor* argmax = nullptr);
   void alloc_parameters();
+  bool full() const { return options_.training == Training::kFull; }
+  int head_group() const { return num_param_groups() - 1; }
+  // The output projection: lm_head's weight, or the embedding when tied.
+  const Tensor& head_weight() const {
+    return config_.tie_word_embeddings ? embed_ : lm_head_.weight;
+  }
+  Tensor& head_grad() { return config_.tie_word_embeddings ? embed_grad_ : lm_head_.grad; }
 
   ModelConfig config_;
   ModelOptions options_;
   Tensor embed_, embed_grad_;  // (V, C)
   std::vector<Layer> layers_;
   Tensor norm_, norm_grad_;  // (C)
-  Linear lm_head_;           // weight is embed_ when tied
+  Linear lm_head_;           // unused when tied (head_weight() is embed_)
   std::unique_ptr<LoraConfig> lora_;
+  ParamHooks* hooks_ = nullptr;
   // Training state between forward() and backward().
   std::unique_ptr<Context> ctx_;
   std::vector<Saved> saved_;

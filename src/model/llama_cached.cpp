@@ -59,8 +59,12 @@ Tensor LlamaModel::forward_cached(KvCache& cache, const std::vector<int32_t>& id
   const int64_t window = c.sliding_window;
 
   Tensor x = Tensor::empty({n, c.hidden_size}, DType::F32, dev);
-  ops::embedding_forward(x, ctx.ids, embed_);
+  {
+    Use use(hooks_, 0, false);
+    ops::embedding_forward(x, ctx.ids, embed_);
+  }
   for (size_t l = 0; l < layers_.size(); ++l) {
+    Use use(hooks_, 1 + static_cast<int>(l), false);
     Layer& L = layers_[l];
     Tensor n1 = Tensor::empty({n, c.hidden_size}, DType::F32, dev);
     Tensor rstd;
@@ -104,9 +108,11 @@ Tensor LlamaModel::forward_cached(KvCache& cache, const std::vector<int32_t>& id
   }
   Tensor picked = Tensor::empty({b, c.hidden_size}, DType::F32, dev);
   ops::gather_rows(picked, x, Tensor::from_i32(rows, {b}, dev));
+  Use head(hooks_, head_group(), false);
+  Use tied(c.tie_word_embeddings ? hooks_ : nullptr, 0, false);
   Tensor normed = final_norm(picked, nullptr);
   Tensor logits = Tensor::empty({b, c.vocab_size}, DType::F32, dev);
-  ops::gemm(logits, normed, false, lm_head_.weight, true);
+  ops::gemm(logits, normed, false, head_weight(), true);
   return logits;
 }
 

@@ -31,6 +31,26 @@ struct LlamaModel::Saved {
   LinearSaved lin[kSites];
 };
 
+// Holds one parameter group acquired (ParamHooks) for a scope.
+class LlamaModel::Use {
+ public:
+  Use(ParamHooks* hooks, int group, bool grads) : hooks_(hooks), group_(group) {
+    if (hooks_) hooks_->acquire(group_, grads);
+  }
+  ~Use() {
+    if (hooks_) hooks_->release(group_);
+  }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+  void grads_ready() {
+    if (hooks_) hooks_->grads_ready(group_);
+  }
+
+ private:
+  ParamHooks* hooks_;
+  int group_;
+};
+
 struct LlamaModel::Context {
   int64_t b = 0, t = 0, n = 0;
   Tensor ids;        // (N) int32

@@ -168,7 +168,7 @@ void LlamaModel::layer_backward(int l, Tensor& dx, Saved& s, const Context& ctx)
     keys[site] = {ctx.step.seed, philox_stream(ctx.step.rng_counter, l, site)};
     return &keys[site];
   };
-  auto norm_grad = [](Tensor& g) { return g.defined() ? &g : nullptr; };
+  auto norm_grad = [this](Tensor& g) { return full() ? &g : nullptr; };
 
   // MLP: out = h + down(silu(gate(n2)) * up(n2)), n2 = norm(h).
   Tensor dact = empty_f32({n, c.intermediate_size}, dev);
@@ -200,7 +200,7 @@ void LlamaModel::layer_backward(int l, Tensor& dx, Saved& s, const Context& ctx)
   ops::rope(dq4, rope_cos_, rope_sin_, ctx.positions, true);
   ops::rope(dk4, rope_cos_, rope_sin_, ctx.positions, true);
   // The first layer's input gradient is only needed to train the embeddings.
-  const bool need_dx = l > 0 || embed_grad_.defined() || L.input_norm_grad.defined();
+  const bool need_dx = l > 0 || full();
   Tensor dn1 = need_dx ? empty_f32({n, c.hidden_size}, dev) : Tensor();
   Tensor* dn1p = need_dx ? &dn1 : nullptr;
   L.proj[kQ].backward(dn1p, false, dq, s.n1, s.lin[kQ], key(kQ));
@@ -213,8 +213,12 @@ void LlamaModel::layer_backward(int l, Tensor& dx, Saved& s, const Context& ctx)
 
 Tensor LlamaModel::run_layers(const Context& ctx, bool keep) {
   Tensor x = empty_f32({ctx.n, config_.hidden_size}, options_.device);
-  ops::embedding_forward(x, ctx.ids, embed_);
+  {
+    Use use(hooks_, 0, false);
+    ops::embedding_forward(x, ctx.ids, embed_);
+  }
   for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
+    Use use(hooks_, 1 + l, false);
     if (keep && !options_.checkpoint_activations) {
       layer_forward(l, x, &saved_[l], ctx);
     } else {
@@ -256,7 +260,7 @@ Tensor LlamaModel::head_loss(const Tensor& normed, const Context& ctx, Tensor* d
     const int64_t rc = std::min(chunk, r - r0);
     Tensor logits = logits_buf.narrow(0, 0, rc);
     Tensor h = hsel.narrow(0, r0, rc);
-    ops::gemm(logits, h, false, lm_head_.weight, true);
+    ops::gemm(logits, h, false, head_weight(), true);
     if (argmax) {
       Tensor chunk_argmax = argmax->narrow(0, r0, rc);
       ops::argmax_rows(chunk_argmax, logits);
@@ -265,8 +269,8 @@ Tensor LlamaModel::head_loss(const Tensor& normed, const Context& ctx, Tensor* d
     ops::cross_entropy(chunk_losses, logits, ctx.targets.narrow(0, r0, rc), grad_scale);
     if (!dnormed) continue;
     Tensor dh = dsel.narrow(0, r0, rc);  // logits now hold their gradient
-    ops::gemm(dh, logits, false, lm_head_.weight, false);
-    if (lm_head_.grad.defined()) ops::gemm(lm_head_.grad, logits, true, h, false, 1.0f, 1.0f);
+    ops::gemm(dh, logits, false, head_weight(), false);
+    if (full()) ops::gemm(head_grad(), logits, true, h, false, 1.0f, 1.0f);
   }
   ops::sum(loss, losses, 1.0f / static_cast<float>(r));
   if (dnormed) ops::scatter_add_rows(*dnormed, dsel, ctx.target_rows);
@@ -274,22 +278,25 @@ Tensor LlamaModel::head_loss(const Tensor& normed, const Context& ctx, Tensor* d
 }
 
 Tensor LlamaModel::loss(const Batch& batch) {
-  Context ctx = make_context(batch, false, nullptr);
-  Tensor x = run_layers(ctx, false);
-  return head_loss(final_norm(x, nullptr), ctx, nullptr);
+  return predict(batch, nullptr);
 }
 
 Tensor LlamaModel::predict(const Batch& batch, Tensor* argmax) {
   Context ctx = make_context(batch, false, nullptr);
   Tensor x = run_layers(ctx, false);
+  Use head(hooks_, head_group(), false);
+  Use tied(config_.tie_word_embeddings ? hooks_ : nullptr, 0, false);
   return head_loss(final_norm(x, nullptr), ctx, nullptr, argmax);
 }
 
 Tensor LlamaModel::logits(const Batch& batch) {
   Context ctx = make_context(batch, false, nullptr);
-  Tensor normed = final_norm(run_layers(ctx, false), nullptr);
+  Tensor x = run_layers(ctx, false);
+  Use head(hooks_, head_group(), false);
+  Use tied(config_.tie_word_embeddings ? hooks_ : nullptr, 0, false);
+  Tensor normed = final_norm(x, nullptr);
   Tensor out = empty_f32({ctx.n, config_.vocab_size}, options_.device);
-  ops::gemm(out, normed, false, lm_head_.weight, true);
+  ops::gemm(out, normed, false, head_weight(), true);
   return out.view({ctx.b, ctx.t, config_.vocab_size});
 }
 
@@ -307,6 +314,9 @@ Tensor LlamaModel::forward(const Batch& batch, const StepOptions& step) {
   auto ctx = std::make_unique<Context>(make_context(batch, true, &step));  // validates the batch
   saved_.assign(layers_.size(), Saved{});
   final_x_ = run_layers(*ctx, true);
+  // The head's weight gradient is formed here, fused with the loss.
+  Use head(hooks_, head_group(), true);
+  Use tied(config_.tie_word_embeddings ? hooks_ : nullptr, 0, true);
   Tensor normed = final_norm(final_x_, &final_rstd_);
   Tensor loss = head_loss(normed, *ctx, &final_dnormed_);
   ctx_ = std::move(ctx);
@@ -317,10 +327,15 @@ void LlamaModel::backward() {
   LLMTUNE_CHECK(ctx_ != nullptr, "backward() without a training forward()");
   const Context& ctx = *ctx_;
   Tensor dx = empty_f32({ctx.n, config_.hidden_size}, options_.device);
-  ops::rmsnorm_backward(dx, norm_grad_.defined() ? &norm_grad_ : nullptr, final_dnormed_, final_x_,
-                        norm_, final_rstd_, false);
+  {
+    Use head(hooks_, head_group(), true);
+    ops::rmsnorm_backward(dx, full() ? &norm_grad_ : nullptr, final_dnormed_, final_x_, norm_,
+                          final_rstd_, false);
+    head.grads_ready();
+  }
   final_x_ = final_rstd_ = final_dnormed_ = Tensor();
   for (int l = static_cast<int>(layers_.size()) - 1; l >= 0; --l) {
+    Use use(hooks_, 1 + l, true);
     if (options_.checkpoint_activations) {
       Saved s;
       Tensor x = saved_[l].x;
@@ -330,8 +345,13 @@ void LlamaModel::backward() {
       layer_backward(l, dx, saved_[l], ctx);
     }
     saved_[l] = Saved{};
+    use.grads_ready();
   }
-  if (embed_grad_.defined()) ops::embedding_backward(embed_grad_, ctx.ids, dx);
+  {
+    Use embed(hooks_, 0, true);
+    if (full()) ops::embedding_backward(embed_grad_, ctx.ids, dx);
+    embed.grads_ready();
+  }
   saved_.clear();
   ctx_.reset();
 }

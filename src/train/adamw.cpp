@@ -40,12 +40,16 @@ double grad_norm(const std::vector<model::ParamRef>& params) {
 
 double clip_grad_norm(const std::vector<model::ParamRef>& params, double max_norm) {
   const double norm = grad_norm(params);
-  if (max_norm <= 0) return norm;
+  clip_to(params, norm, max_norm);
+  return norm;
+}
+
+void clip_to(const std::vector<model::ParamRef>& params, double norm, double max_norm) {
+  if (max_norm <= 0) return;
   const double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0) {
     for (const model::ParamRef& p : params) ops::scale(*p.grad, static_cast<float>(coef));
   }
-  return norm;
 }
 
 }  // namespace llmtune::train

@@ -44,5 +44,7 @@ double grad_norm(const std::vector<model::ParamRef>& params);
 // torch.nn.utils.clip_grad_norm_: when the total norm exceeds max_norm, scales every gradient
 // by max_norm / (norm + 1e-6). Returns the norm before clipping. max_norm <= 0 disables.
 double clip_grad_norm(const std::vector<model::ParamRef>& params, double max_norm);
+// The same scaling, given the norm of a gradient that `params` hold a part of.
+void clip_to(const std::vector<model::ParamRef>& params, double norm, double max_norm);
 
 }  // namespace llmtune::train

@@ -3,6 +3,14 @@
 // state (train_state.json: step, optimizer steps, loss scaler, seed, data position, log
 // history) and Transformers' trainer_state.json. A checkpoint is written under a temporary name
 // and renamed when complete, so a crash never leaves a directory that looks finished.
+//
+// Under ZeRO stages 1-3 with several ranks the optimizer state is partitioned: each rank writes
+// its pieces to zero/optimizer-rank-R-of-N.safetensors (keys exp_avg.NAME@BEGIN, where BEGIN is
+// the piece's first element in the parameter's flat order) and rank 0 writes
+// zero/layout.json; the model or adapter is always written whole, by rank 0 (at stage 3 the
+// ranks gather it first, as stage3_gather_16bit_weights_on_model_save does). Such a checkpoint
+// resumes with the same number of ranks; checkpoint_export() turns it into an unsharded one
+// that resumes with any.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/zero.h"
 #include "model/llama.h"
 #include "train/adamw.h"
 
@@ -18,16 +27,25 @@ namespace llmtune::train {
 // "<output_dir>/checkpoint-<step>".
 std::string checkpoint_dir(const std::string& output_dir, int64_t step);
 
-// Writes a checkpoint; `files` (tokenizer files) are copied in beside the weights. Returns its
-// directory. An existing checkpoint of the same step is replaced.
+// Writes a checkpoint of a model whose memory `engine` holds and of the optimizer over
+// engine.shard(); `files` (tokenizer files) are copied in beside the weights. Returns its
+// directory. An existing checkpoint of the same step is replaced. Collective: every rank calls
+// it.
 std::string checkpoint_save(const std::string& output_dir, int64_t step, model::LlamaModel& model,
-                            AdamW& optimizer, const nlohmann::json& train_state,
-                            const nlohmann::json& trainer_state,
+                            dist::ZeroEngine& engine, AdamW& optimizer,
+                            const nlohmann::json& train_state, const nlohmann::json& trainer_state,
                             const std::vector<std::string>& files = {});
 
-// Restores the weights (model or adapter) and the optimizer moments; returns train_state.json.
-// Throws llmtune::Error naming the directory when it is incomplete or does not fit the model.
-nlohmann::json checkpoint_load(const std::string& dir, model::LlamaModel& model, AdamW& optimizer);
+// Restores the weights (model or adapter) and this rank's optimizer moments; returns
+// train_state.json. Throws llmtune::Error naming the directory when it is incomplete, does not
+// fit the model, or is sharded for another number of ranks. Collective.
+nlohmann::json checkpoint_load(const std::string& dir, model::LlamaModel& model,
+                               dist::ZeroEngine& engine, AdamW& optimizer);
+
+// Consolidates a sharded checkpoint into `out` (a new directory): the same files with the
+// optimizer pieces of every rank assembled into optimizer.safetensors. Runs in one process.
+// Throws llmtune::Error when a rank's file is missing or the pieces do not cover a parameter.
+void checkpoint_export(const std::string& dir, const std::string& out);
 
 // The complete checkpoints under output_dir, by step (ascending).
 std::vector<int64_t> checkpoint_steps(const std::string& output_dir);

@@ -29,7 +29,10 @@ Trainer::Trainer(model::LlamaModel& model, std::vector<data::Sample> samples, Tr
       samples_(std::move(samples)),
       options_(std::move(o)),
       hooks_(std::move(hooks)),
-      optimizer_(model.trainable_parameters(), options_.adamw) {
+      own_comm_(options_.comm ? nullptr : dist::make_local_communicator()),
+      comm_(options_.comm ? *options_.comm : *own_comm_),
+      engine_(std::make_unique<dist::ZeroEngine>(model, comm_, options_.zero)),
+      optimizer_(engine_->shard(), options_.adamw) {
   if (samples_.empty()) throw Error("no training samples: the training split is empty");
   if (options_.max_steps < 1)
     throw Error(str("max_steps must be at least 1, got ", options_.max_steps));
@@ -39,8 +42,12 @@ Trainer::Trainer(model::LlamaModel& model, std::vector<data::Sample> samples, Tr
   }
   options_.schedule.validate();
   if (options_.loss_scale) scaler_.emplace(*options_.loss_scale);
-  for (const data::Sample& s : samples_)
+  for (const data::Sample& s : samples_) {
     lengths_.push_back(static_cast<int64_t>(s.input_ids.size()));
+    int64_t targets = 0;  // as Batch::count_targets counts them
+    for (size_t t = 1; t < s.labels.size(); ++t) targets += s.labels[t] != -100;
+    targets_.push_back(targets);
+  }
   micro_per_epoch_ = static_cast<int64_t>(epoch_order(0).size());
 }
 
@@ -58,30 +65,43 @@ const std::vector<std::vector<int64_t>>& Trainer::epoch_order(int64_t epoch) con
   return cached_order_;
 }
 
-// The micro-batches of optimizer step `step`: a stream of micro-batches across epochs, step s
-// taking numbers s*A ... s*A + A - 1.
-std::vector<model::Batch> Trainer::step_batches(int64_t step) {
-  const int64_t per_epoch = micro_batches_per_epoch();
-  std::vector<model::Batch> out;
-  for (int64_t i = 0; i < options_.accumulation; ++i) {
-    const int64_t micro = step * options_.accumulation + i;
-    const auto& order = epoch_order(micro / per_epoch);
-    out.push_back(
-        data::make_batch(samples_, order[static_cast<size_t>(micro % per_epoch)], options_.pad_id));
-  }
+// A stream of micro-batches across epochs: step s takes numbers s*A*N ... (s+1)*A*N - 1, and
+// rank r those among them equal to r mod N.
+std::vector<int64_t> Trainer::step_micro_batches(int64_t step) const {
+  const int64_t world = comm_.world_size();
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < options_.accumulation; ++i)
+    out.push_back((step * options_.accumulation + i) * world + comm_.rank());
   return out;
 }
 
+const std::vector<int64_t>& Trainer::micro_batch(int64_t micro) const {
+  const int64_t per_epoch = micro_batches_per_epoch();
+  return epoch_order(micro / per_epoch)[static_cast<size_t>(micro % per_epoch)];
+}
+
+double Trainer::all_ranks_sum(double value) {
+  if (comm_.world_size() == 1) return value;
+  Tensor t = Tensor::from_f32({static_cast<float>(value)}, {1});
+  comm_.all_reduce(t);
+  return static_cast<double>(t.item());
+}
+
 void Trainer::resume(const std::string& dir) {
-  const nlohmann::json state = checkpoint_load(dir, model_, optimizer_);
+  const nlohmann::json state = checkpoint_load(dir, model_, *engine_, optimizer_);
+  // The data stream is the same for any number of ranks with the same global batch.
+  const int64_t world = comm_.world_size();
+  const int64_t saved_world = state.value("world_size", int64_t{1});
+  const int64_t saved_micro = state.value("accumulation", int64_t{0}) * saved_world;
   if (state.value("seed", options_.seed) != options_.seed ||
       state.value("batch_size", options_.batch_size) != options_.batch_size ||
-      state.value("accumulation", options_.accumulation) != options_.accumulation) {
+      saved_micro != options_.accumulation * world) {
     throw Error(str(dir, " was written with seed ", state.value("seed", 0), ", batch size ",
-                    state.value("batch_size", 0), " and accumulation ",
-                    state.value("accumulation", 0),
-                    "; resuming exactly needs the same values (this run has ", options_.seed, ", ",
-                    options_.batch_size, ", ", options_.accumulation, ")"));
+                    state.value("batch_size", 0), " and ", saved_micro,
+                    " micro-batches per step (accumulation x ranks); resuming exactly needs the "
+                    "same values (this run has ",
+                    options_.seed, ", ", options_.batch_size, ", ", options_.accumulation * world,
+                    ")"));
   }
   step_ = state.at("step").get<int64_t>();
   if (scaler_ && state.contains("loss_scaler")) scaler_->load_state(state["loss_scaler"]);
@@ -91,14 +111,15 @@ void Trainer::resume(const std::string& dir) {
 
 void Trainer::save(const nlohmann::json& eval_metrics) {
   if (options_.output_dir.empty()) return;
-  const double epoch = static_cast<double>(step_ * options_.accumulation) /
+  const double epoch = static_cast<double>(step_ * options_.accumulation * comm_.world_size()) /
                        static_cast<double>(micro_batches_per_epoch());
   nlohmann::json state = {{"format", "llmtune-train-state-1"},
                           {"step", step_},
                           {"seed", options_.seed},
                           {"batch_size", options_.batch_size},
                           {"accumulation", options_.accumulation},
-                          {"micro_batches", step_ * options_.accumulation},
+                          {"world_size", comm_.world_size()},
+                          {"micro_batches", step_ * options_.accumulation * comm_.world_size()},
                           {"epoch", epoch}};
   if (scaler_) state["loss_scaler"] = scaler_->state();
   const nlohmann::json trainer_state = {{"global_step", step_},
@@ -109,8 +130,8 @@ void Trainer::save(const nlohmann::json& eval_metrics) {
                                         {"save_steps", options_.save_steps},
                                         {"train_batch_size", options_.batch_size},
                                         {"log_history", log_history_}};
-  const std::string dir = checkpoint_save(options_.output_dir, step_, model_, optimizer_, state,
-                                          trainer_state, options_.files);
+  const std::string dir = checkpoint_save(options_.output_dir, step_, model_, *engine_, optimizer_,
+                                          state, trainer_state, options_.files);
   if (hooks_.on_checkpoint) hooks_.on_checkpoint(step_, dir, eval_metrics);
 }
 
@@ -118,49 +139,66 @@ TrainResult Trainer::train() {
   TrainResult result;
   const double start = now();
   const auto params = optimizer_.params();
+  const int64_t world = comm_.world_size();
   double interval_loss = 0, interval_norm = 0, interval_start = now();
   int64_t interval_steps = 0, interval_tokens = 0;
   while (step_ < options_.max_steps) {
-    const std::vector<model::Batch> batches = step_batches(step_);
+    // Every rank knows the whole step's labelled-token count (the weights of the micro-batches)
+    // from the shared data order, without communicating.
     int64_t targets = 0, tokens = 0;
-    for (const model::Batch& b : batches) {
-      targets += b.count_targets();
-      for (int32_t m : b.attention_mask) tokens += m;
+    for (int64_t j = 0; j < options_.accumulation * world; ++j) {
+      for (int64_t s : micro_batch(step_ * options_.accumulation * world + j)) {
+        targets += targets_[static_cast<size_t>(s)];
+        tokens += lengths_[static_cast<size_t>(s)];
+      }
     }
     const double scale = scaler_ ? scaler_->scale() : 1.0;
     double loss = 0;
-    for (size_t i = 0; i < batches.size(); ++i) {
-      const double share = targets == 0 ? 0.0
-                                        : static_cast<double>(batches[i].count_targets()) /
-                                              static_cast<double>(targets);
+    for (int64_t micro : step_micro_batches(step_)) {
+      const model::Batch batch = data::make_batch(samples_, micro_batch(micro), options_.pad_id);
+      const double share =
+          targets == 0 ? 0.0
+                       : static_cast<double>(batch.count_targets()) / static_cast<double>(targets);
       model::StepOptions so;
       so.grad_scale = static_cast<float>(share * scale);
       so.seed = options_.seed;
-      so.rng_counter = static_cast<uint64_t>(step_ * options_.accumulation) + i;
-      loss += static_cast<double>(model_.forward(batches[i], so).item()) * share;
+      so.rng_counter = static_cast<uint64_t>(micro);
+      loss += static_cast<double>(model_.forward(batch, so).item()) * share;
       model_.backward();
       if (hooks_.after_backward) hooks_.after_backward(step_, params);
     }
+    loss = all_ranks_sum(loss);
+    engine_->reduce_gradients();
     // With a loss scaler the gradients are of scale * loss: an overflow skips the step, else
     // they are unscaled before clipping. Without one, a non-finite norm stops the run.
-    double norm = 0;
+    // norm / scale is the unscaled gradients' norm (exactly so for the dynamic scaler's powers
+    // of two).
+    double norm = engine_->grad_norm();
     bool skip = false;
     if (scaler_) {
-      skip = scaler_->update(!std::isfinite(grad_norm(params)));
+      skip = scaler_->update(!std::isfinite(norm));
       if (!skip && scale != 1.0) {
         for (const model::ParamRef& p : params)
           ops::scale(*p.grad, static_cast<float>(1.0 / scale));
+        norm /= scale;
       }
     }
-    if (!skip) norm = clip_grad_norm(params, options_.max_grad_norm);
+    if (skip) {
+      norm = 0;
+    } else {
+      clip_to(params, norm, options_.max_grad_norm);
+    }
     if (!std::isfinite(norm)) {
       throw Error(str("the gradients are not finite at step ", step_ + 1, " (loss ", loss,
                       "): training diverged; lower the learning rate, or use fp16 with loss "
                       "scaling to skip such steps"));
     }
     const double lr = options_.schedule.at(optimizer_.steps());
-    if (!skip) optimizer_.step(lr);
-    model_.zero_grad();
+    if (!skip) {
+      optimizer_.step(lr);
+      engine_->publish_parameters();
+    }
+    engine_->zero_grad();
     ++step_;
     result.losses.push_back(loss);
     result.tokens += targets;
@@ -175,12 +213,12 @@ TrainResult Trainer::train() {
     nlohmann::json eval_metrics = nlohmann::json::object();
     const bool last = step_ == options_.max_steps;
     if (every(step_, options_.logging_steps) || last) {
-      nlohmann::json m = {
-          {"loss", interval_loss / interval_steps},
-          {"grad_norm", interval_norm / interval_steps},
-          {"learning_rate", lr},
-          {"epoch", static_cast<double>(step_ * options_.accumulation) / micro_batches_per_epoch()},
-          {"tokens_per_second", tps}};
+      nlohmann::json m = {{"loss", interval_loss / interval_steps},
+                          {"grad_norm", interval_norm / interval_steps},
+                          {"learning_rate", lr},
+                          {"epoch", static_cast<double>(step_ * options_.accumulation * world) /
+                                        micro_batches_per_epoch()},
+                          {"tokens_per_second", tps}};
       if (scaler_) {
         m["loss_scale"] = scaler_->scale();
         m["skipped_steps"] = scaler_->skipped();

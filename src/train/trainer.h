@@ -5,6 +5,12 @@
 // function of the seed and the step number, so a run resumed from checkpoint N repeats an
 // uninterrupted run's losses bit for bit on the CPU.
 //
+// Data parallelism: with N ranks (options.comm) the global batch is micro-batch x accumulation
+// x N, as DeepSpeed's train_batch_size. Micro-batch i of the single-process stream goes to rank
+// i mod N, keeps its dropout masks (keyed by i) and its weight in the step's token-weighted
+// loss, so N ranks with accumulation A follow one process with accumulation A·N. Parameters,
+// gradients and optimizer state are partitioned by the ZeRO engine (options.zero.stage).
+//
 // One deliberate difference: the accumulated loss is the mean over every labelled token of the
 // optimizer step (micro-batches weighted by their token counts), so micro-batch 2 x 4
 // accumulation equals micro-batch 8. Transformers before 4.46 averaged the micro-batch means.
@@ -12,12 +18,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "data/format.h"
+#include "dist/communicator.h"
+#include "dist/zero.h"
 #include "model/llama.h"
 #include "train/adamw.h"
 #include "train/loss_scaler.h"
@@ -40,8 +49,10 @@ struct TrainerOptions {
   uint64_t seed = 42;  // data order and dropout masks
   bool group_by_length = false;
   int32_t pad_id = 0;
-  std::string output_dir;          // checkpoints go here; "" = none
-  std::vector<std::string> files;  // copied into every checkpoint (tokenizer files)
+  std::string output_dir;              // checkpoints go here; "" = none
+  std::vector<std::string> files;      // copied into every checkpoint (tokenizer files)
+  dist::Communicator* comm = nullptr;  // the data-parallel ranks; null: this process alone
+  dist::ZeroOptions zero;
 };
 
 // Called by the loop; all optional.
@@ -67,7 +78,7 @@ struct TrainResult {
   double train_loss = 0;       // mean of those losses
   double seconds = 0;
   int64_t skipped_steps = 0;  // fp16 overflows, over the whole run
-  int64_t tokens = 0;         // labelled tokens trained on in this call
+  int64_t tokens = 0;         // labelled tokens trained on in this call, by all ranks
   bool stopped = false;       // stop_after asked for it
 };
 
@@ -87,17 +98,26 @@ class Trainer {
   int64_t micro_batches_per_epoch() const { return micro_per_epoch_; }
   const TrainerOptions& options() const { return options_; }
   AdamW& optimizer() { return optimizer_; }
+  dist::ZeroEngine& engine() { return *engine_; }
+  bool is_main_rank() const { return comm_.rank() == 0; }
 
  private:
   const std::vector<std::vector<int64_t>>& epoch_order(int64_t epoch) const;
-  std::vector<model::Batch> step_batches(int64_t step);
+  // The global micro-batch numbers of a step's micro-batches on this rank.
+  std::vector<int64_t> step_micro_batches(int64_t step) const;
+  const std::vector<int64_t>& micro_batch(int64_t micro) const;
+  double all_ranks_sum(double value);
   void save(const nlohmann::json& eval_metrics);
 
   model::LlamaModel& model_;
   std::vector<data::Sample> samples_;
   std::vector<int64_t> lengths_;
+  std::vector<int64_t> targets_;  // labelled positions per sample
   TrainerOptions options_;
   TrainerHooks hooks_;
+  std::unique_ptr<dist::Communicator> own_comm_;  // when options.comm is null
+  dist::Communicator& comm_;
+  std::unique_ptr<dist::ZeroEngine> engine_;
   AdamW optimizer_;
   std::optional<LossScaler> scaler_;
   int64_t step_ = 0;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -78,6 +79,9 @@ TrialOutcome run_trial(const TrialRun& run) {
   const config::TrialConfig& tc = run.trial;
   const config::TrainingArgs& args = tc.training_args;
   track::Store* store = run.store;
+  const int world = run.comm ? run.comm->world_size() : 1;
+  const bool main = !run.comm || run.comm->rank() == 0;
+  LLMTUNE_CHECK(main || store == nullptr, "only rank 0 writes to the experiment store");
   try {
     fs::create_directories(run.directory);
     const DatasetSplits splits = load_dataset(tc.dataset, tc.dataset_subset, run.cache_dir);
@@ -115,7 +119,9 @@ TrialOutcome run_trial(const TrialRun& run) {
     o.pad_id = tokenizer->special_tokens().pad;
     const int64_t micro_per_epoch =
         (static_cast<int64_t>(train.size()) + o.batch_size - 1) / o.batch_size;
-    const int64_t steps_per_epoch = std::max<int64_t>(1, micro_per_epoch / o.accumulation);
+    const int64_t steps_per_epoch =
+        std::max<int64_t>(1, micro_per_epoch / (o.accumulation * world));
+    o.comm = run.comm;
     o.max_steps = args.max_steps > 0
                       ? args.max_steps
                       : static_cast<int64_t>(std::ceil(args.num_train_epochs * steps_per_epoch));
@@ -140,6 +146,12 @@ TrialOutcome run_trial(const TrialRun& run) {
         o.schedule.warmup_type = ds.warmup_type;
       }
       o.max_grad_norm = ds.gradient_clipping;
+      o.zero.stage = static_cast<int>(ds.zero_stage);
+      o.zero.reduce_bucket_size = static_cast<int64_t>(ds.reduce_bucket_size);
+      o.zero.allgather_bucket_size = static_cast<int64_t>(ds.allgather_bucket_size);
+      o.zero.prefetch_bucket_size = static_cast<int64_t>(ds.stage3_prefetch_bucket_size);
+      o.zero.param_persistence_threshold =
+          static_cast<int64_t>(ds.stage3_param_persistence_threshold);
       if (ds.fp16) {
         LossScalerOptions ls;
         ls.dynamic = ds.loss_scale.dynamic;
@@ -166,7 +178,9 @@ TrialOutcome run_trial(const TrialRun& run) {
 
     const config::Searcher& searcher = run.experiment.searcher;
     const config::CheckpointStorage& policy = run.experiment.checkpoint_storage;
-    track::EventWriter events(io::path_join(run.directory, "tensorboard"));
+    std::unique_ptr<track::EventWriter> events;
+    if (main)
+      events = std::make_unique<track::EventWriter>(io::path_join(run.directory, "tensorboard"));
     std::unique_ptr<track::ProgressBar> bar;
     TrainerHooks hooks;
     if (!valid.empty()) {
@@ -181,7 +195,8 @@ TrialOutcome run_trial(const TrialRun& run) {
     hooks.on_metrics = [&](const std::string& group, int64_t step, const nlohmann::json& m) {
       if (store) store->add_metrics(run.trial_id, group, step, m);
       for (const auto& [k, v] : m.items()) {
-        if (v.is_number()) events.scalar(track::tensorboard_tag(k), step, v.get<double>());
+        if (v.is_number() && events)
+          events->scalar(track::tensorboard_tag(k), step, v.get<double>());
       }
       if (bar && group == "validation") {
         char line[256];
@@ -234,9 +249,11 @@ TrialOutcome run_trial(const TrialRun& run) {
       }
     };
     // Fault injection for the crash-recovery tests: LLMTUNE_FAULT_KILL_AT_STEP=N makes the
-    // process SIGKILL itself right after it has run (and saved) step N.
+    // process SIGKILL itself right after it has run (and saved) step N; N@R only rank R.
     const char* kill_at = std::getenv("LLMTUNE_FAULT_KILL_AT_STEP");
-    const int64_t kill_step = kill_at ? std::atoll(kill_at) : 0;
+    int64_t kill_step = kill_at ? std::atoll(kill_at) : 0;
+    const char* kill_rank = kill_at ? std::strchr(kill_at, '@') : nullptr;
+    if (kill_rank && std::atoi(kill_rank + 1) != (run.comm ? run.comm->rank() : 0)) kill_step = 0;
     if (run.stop_after_step > 0 || kill_step > 0) {
       hooks.stop_after = [&run, kill_step](int64_t step) {
         if (step == kill_step) ::kill(::getpid(), SIGKILL);
@@ -245,19 +262,27 @@ TrialOutcome run_trial(const TrialRun& run) {
     }
 
     Trainer trainer(*model, std::move(train), o, hooks);
-    checkpoint_remove_partial(run.directory);
+    if (main) checkpoint_remove_partial(run.directory);
+    if (run.comm) run.comm->barrier();
     const std::vector<int64_t> done = checkpoint_steps(run.directory);
     if (done.empty() && !run.resume_from.empty()) {
       trainer.resume(run.resume_from);
-      std::fprintf(stderr, "trial %lld: starting from %s at step %lld\n",
-                   static_cast<long long>(run.trial_id), run.resume_from.c_str(),
-                   static_cast<long long>(trainer.step()));
+      if (main)
+        std::fprintf(stderr, "trial %lld: starting from %s at step %lld\n",
+                     static_cast<long long>(run.trial_id), run.resume_from.c_str(),
+                     static_cast<long long>(trainer.step()));
     } else if (!done.empty()) {
       trainer.resume(checkpoint_dir(run.directory, done.back()));
-      std::fprintf(stderr, "trial %lld: resuming from step %lld\n",
-                   static_cast<long long>(run.trial_id), static_cast<long long>(done.back()));
+      if (main)
+        std::fprintf(stderr, "trial %lld: resuming from step %lld\n",
+                     static_cast<long long>(run.trial_id), static_cast<long long>(done.back()));
     }
-    if (run.progress) bar = std::make_unique<track::ProgressBar>(o.max_steps, trainer.step());
+    if (main && world > 1 && run.progress) {
+      std::fprintf(stderr, "trial %lld: %d ranks, ZeRO stage %d\n",
+                   static_cast<long long>(run.trial_id), world, o.zero.stage);
+    }
+    if (run.progress && main)
+      bar = std::make_unique<track::ProgressBar>(o.max_steps, trainer.step());
     nlohmann::json last_validation = nlohmann::json::object();
     TrialOutcome out;
     out.result = trainer.train();

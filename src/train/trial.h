@@ -39,6 +39,9 @@ struct TrialRun {
   // A checkpoint (of a trial with the same settings) to start from, as Transformers'
   // resume_from_checkpoint; used only while the trial has no checkpoint of its own.
   std::string resume_from;
+  // The data-parallel ranks (null: this process alone). Every rank calls run_trial with the
+  // same settings; only rank 0 gets the store, writes TensorBoard files and draws progress.
+  dist::Communicator* comm = nullptr;
   // Tests: stop after this step as a crash would (0: never).
   int64_t stop_after_step = 0;
 };

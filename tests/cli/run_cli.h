@@ -13,9 +13,10 @@ struct CliResult {
   std::string output;  // stdout and stderr
 };
 
-inline CliResult run_llmtune(const std::string& args) {
+// `program args`, through the shell.
+inline CliResult run_llmtune_with(const std::string& program, const std::string& args) {
   CliResult r{-1, ""};
-  FILE* p = popen((std::string(LLMTUNE_CLI) + " " + args + " 2>&1").c_str(), "r");
+  FILE* p = popen((program + " " + args + " 2>&1").c_str(), "r");
   if (p == nullptr) return r;
   char buf[4096];
   while (size_t n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
@@ -23,5 +24,19 @@ inline CliResult run_llmtune(const std::string& args) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+inline CliResult run_llmtune(const std::string& args) {
+  return run_llmtune_with(LLMTUNE_CLI, args);
+}
+
+#ifdef LLMTUNE_MPIEXEC
+// The same under `mpirun -np N` (oversubscribed, and allowed as root as CI containers run).
+inline CliResult run_llmtune_mpi(int np, const std::string& args) {
+  return run_llmtune_with(std::string(LLMTUNE_MPIEXEC) +
+                              " --oversubscribe --allow-run-as-root -np " + std::to_string(np) +
+                              " " + LLMTUNE_CLI,
+                          args);
+}
+#endif
 
 }  // namespace llmtune::test

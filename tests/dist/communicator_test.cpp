@@ -21,14 +21,13 @@
 #include "core/philox.h"
 #include "core/tensor.h"
 #include "dist/communicator.h"
+#include "dist/mpi_main.h"
 
 namespace llmtune::dist {
 namespace {
 
-Communicator* g_comm = nullptr;  // the MPI communicator main() makes for all tests
-
 Communicator& comm() {
-  return *g_comm;
+  return test::mpi_comm();
 }
 
 constexpr uint64_t kSeed = 20250611;
@@ -160,6 +159,18 @@ TEST(MpiCommunicator, AllGatherConcatenatesChunksInRankOrder) {
       flat.narrow(0, rank * chunk, chunk).copy_(make(rank));
       comm().all_gather(flat.narrow(0, rank * chunk, chunk), flat);
       EXPECT_EQ(bytes_of(flat), expected);
+
+      // Started, then a blocking collective in between, then finished (ZeRO-3's prefetch).
+      Tensor later = Tensor::zeros({world, chunk}, dtype);
+      const Tensor mine = make(rank);
+      comm().reset_stats();
+      auto pending = comm().all_gather_start(mine, later);
+      Tensor one = Tensor::from_f32({1.0f}, {1});
+      comm().all_reduce(one);
+      pending->wait();
+      EXPECT_EQ(bytes_of(later), expected);
+      EXPECT_EQ(one.item(), static_cast<float>(world));
+      EXPECT_EQ(comm().stats().calls, 2);
     }
   }
 }
@@ -277,39 +288,9 @@ TEST(MpiCommunicator, RefusesBadCallsOnEveryRankAlike) {
   EXPECT_EQ(ones.item(), static_cast<float>(world));
 }
 
-// Non-zero ranks print only their failures, each line marked with the rank.
-class FailurePrinter : public testing::EmptyTestEventListener {
- public:
-  explicit FailurePrinter(int rank) : rank_(rank) {}
-  void OnTestPartResult(const testing::TestPartResult& result) override {
-    if (!result.failed()) return;
-    // One write per message, so that the ranks' lines do not interleave.
-    std::cerr << str("[rank ", rank_, "] ", result.file_name() ? result.file_name() : "?", ":",
-                     result.line_number(), ": ", result.message(), "\n");
-  }
-  void OnTestEnd(const testing::TestInfo& info) override {
-    if (info.result()->Failed())
-      std::cerr << str("[rank ", rank_, "] FAILED ", info.test_suite_name(), ".", info.name(),
-                       "\n");
-  }
-
- private:
-  int rank_;
-};
-
 }  // namespace
 }  // namespace llmtune::dist
 
 int main(int argc, char** argv) {
-  testing::InitGoogleTest(&argc, argv);
-  auto comm = llmtune::dist::make_mpi_communicator();
-  llmtune::dist::g_comm = comm.get();
-  if (comm->rank() != 0) {
-    testing::TestEventListeners& listeners = testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-    listeners.Append(new llmtune::dist::FailurePrinter(comm->rank()));
-  }
-  const int failed = RUN_ALL_TESTS();
-  llmtune::dist::g_comm = nullptr;
-  return failed;
+  return llmtune::test::mpi_test_main(argc, argv);
 }

@@ -49,12 +49,15 @@ TEST(LocalCommunicator, CollectivesCopyAndCountCallsButNoBytes) {
     EXPECT_EQ(bytes_of(gathered), bytes_of(original));
     comm->all_gather(gathered.view({4}), gathered);  // in place
     EXPECT_EQ(bytes_of(gathered), bytes_of(original));
+    Tensor started = Tensor::zeros({1, 4}, dtype);
+    comm->all_gather_start(chunk, started)->wait();
+    EXPECT_EQ(bytes_of(started), bytes_of(original));
     Tensor b = original.clone();
     comm->broadcast(b, 0);
     EXPECT_EQ(bytes_of(b), bytes_of(original));
   }
   comm->barrier();
-  EXPECT_EQ(comm->stats().calls, 2 * 6 + 1);
+  EXPECT_EQ(comm->stats().calls, 2 * 7 + 1);
   EXPECT_EQ(comm->stats().bytes_sent, 0);
   comm->reset_stats();
   EXPECT_EQ(comm->stats().calls, 0);
