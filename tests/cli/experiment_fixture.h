@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <filesystem>
 #include <string>
@@ -88,6 +89,26 @@ class CliExperiment : public ::testing::Test {
       if (m.metrics.contains("loss")) out.push_back(m.metrics["loss"].get<double>());
     }
     return out;
+  }
+
+  // `experiment create CONFIG` with the fault injection LLMTUNE_FAULT_KILL_AT_STEP=kill_at.
+  test::CliResult create_killed_at(const std::string& cfg, const std::string& kill_at) {
+    ::setenv("LLMTUNE_FAULT_KILL_AT_STEP", kill_at.c_str(), 1);
+    test::CliResult r =
+        test::run_llmtune("experiment create " + cfg + " --runs " + runs() + " --quiet");
+    ::unsetenv("LLMTUNE_FAULT_KILL_AT_STEP");
+    return r;
+  }
+
+  // The experiment succeeded, its trial 1 restarting once and completing `steps` steps.
+  void expect_one_restart(const test::CliResult& r, int64_t steps) {
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("restart 1 of 2"), std::string::npos) << r.output;
+    auto store = track::Store::open(runs() + "/llmtune.db");
+    const track::TrialRow t = store->trials(1).at(0);
+    EXPECT_EQ(t.state, "COMPLETED");
+    EXPECT_EQ(t.restarts, 1);
+    EXPECT_EQ(t.steps_completed, steps);
   }
 
   test::ScratchDir dir_;

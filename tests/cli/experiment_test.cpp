@@ -152,17 +152,7 @@ TEST_F(CliExperiment, ResumeFromACheckpointDirectory) {
 
 // A trial process that dies is restarted by `experiment create` and resumes.
 TEST_F(CliExperiment, CrashedTrialsRestartAutomatically) {
-  ::setenv("LLMTUNE_FAULT_KILL_AT_STEP", "4", 1);
-  const test::CliResult r = run_llmtune("experiment create " + config("crash", "single", 6) +
-                                        " --runs " + runs() + " --quiet");
-  ::unsetenv("LLMTUNE_FAULT_KILL_AT_STEP");
-  ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("restart 1 of 2"), std::string::npos) << r.output;
-  auto store = track::Store::open(runs() + "/llmtune.db");
-  const track::TrialRow t = store->trials(1).at(0);
-  EXPECT_EQ(t.state, "COMPLETED");
-  EXPECT_EQ(t.restarts, 1);
-  EXPECT_EQ(t.steps_completed, 6);
+  expect_one_restart(create_killed_at(config("crash", "single", 6), "4"), 6);
 }
 
 TEST_F(CliExperiment, ConfigErrorsExitTwoBeforeTraining) {
