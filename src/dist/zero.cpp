@@ -184,7 +184,11 @@ void ZeroEngine::build(const std::vector<std::vector<model::ParamRef>>& groups) 
     } else {
       for (const model::ParamRef& p : f.params) *p.grad = Tensor();
     }
-    if (stage >= 1) f.grads_part = Tensor::zeros({f.part}, DType::F32, f.device);
+    if (stage == 1 && w == 1) {
+      f.grads_part = f.grads;  // one rank: the whole gradient is its partition
+    } else if (stage >= 1) {
+      f.grads_part = Tensor::zeros({f.part}, DType::F32, f.device);
+    }
   }
   // What the optimizer updates.
   for (Flat& f : flats_) {
@@ -316,7 +320,8 @@ void ZeroEngine::reduce_gradients() {
         if (comm_.world_size() > 1) all_reduce_buckets(comm_, f.grads, options_.reduce_bucket_size);
         break;
       case 1:
-        reduce_scatter_buckets(comm_, f.grads, f.grads_part, false, options_.reduce_bucket_size);
+        if (comm_.world_size() > 1)
+          reduce_scatter_buckets(comm_, f.grads, f.grads_part, false, options_.reduce_bucket_size);
         break;
       default:
         LLMTUNE_CHECK(!f.grads.defined(), "the gradients of parameter group ", f.group,
@@ -345,7 +350,7 @@ void ZeroEngine::publish_parameters() {
 void ZeroEngine::zero_grad() {
   for (Flat& f : flats_) {
     if (f.grads.defined()) f.grads.zero_();
-    if (f.grads_part.defined()) f.grads_part.zero_();
+    if (f.grads_part.defined() && !f.grads_part.shares_storage(f.grads)) f.grads_part.zero_();
   }
 }
 
@@ -382,7 +387,8 @@ ZeroMemory ZeroEngine::accounted() const {
     m.parameters += (f.partitioned ? f.part : f.padded) * size;
     if (!f.trainable) continue;
     if (options_.stage <= 1) m.gradients += f.padded * 4;
-    if (options_.stage >= 1) m.gradients += f.part * 4;
+    if (options_.stage >= 2 || (options_.stage == 1 && comm_.world_size() > 1))
+      m.gradients += f.part * 4;
   }
   for (const ShardPiece& p : pieces_) m.optimizer += 2 * 4 * p.count;
   return m;
