@@ -13,7 +13,7 @@ namespace llmtune::model {
 struct LoraWeights {
   Tensor a;             // (r, in) F32
   Tensor b;             // (out, r) F32
-  Tensor grad_a;        // (r, in) F32, defined while training
+  Tensor grad_a;        // (r, in) F32 while training (and its group is acquired with gradients)
   Tensor grad_b;        // (out, r) F32
   bool trains = false;  // A and B train: backward accumulates into grad_a and grad_b
   float scale = 1.0f;

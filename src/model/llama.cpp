@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/philox.h"
@@ -106,8 +107,9 @@ std::vector<std::vector<ParamRef>> LlamaModel::parameter_groups() {
   for (ParamRef& p : parameters()) {
     int group = head_group();
     if (p.name.starts_with("model.embed_tokens.")) group = 0;
-    const size_t at = p.name.find("model.layers.");
-    if (at != std::string::npos) group = 1 + std::stoi(p.name.substr(at + 13));
+    constexpr std::string_view kLayers = "model.layers.";  // also inside adapter names
+    const size_t at = p.name.find(kLayers);
+    if (at != std::string::npos) group = 1 + std::stoi(p.name.substr(at + kLayers.size()));
     groups[static_cast<size_t>(group)].push_back(p);
   }
   return groups;

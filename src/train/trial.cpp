@@ -84,7 +84,10 @@ TrialOutcome run_trial(const TrialRun& run) {
   LLMTUNE_CHECK(main || store == nullptr, "only rank 0 writes to the experiment store");
   try {
     fs::create_directories(run.directory);
+    // Rank 0 first: it may generate the synthetic set (files and databases) that all read.
+    if (!main) run.comm->barrier();
     const DatasetSplits splits = load_dataset(tc.dataset, tc.dataset_subset, run.cache_dir);
+    if (main && run.comm) run.comm->barrier();
     const std::string tok_dir = tc.tokenizer.empty() ? tc.model : tc.tokenizer;
     const auto tokenizer = text::tokenizer_load(tok_dir);
     data::FormatOptions fo;
