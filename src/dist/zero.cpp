@@ -235,7 +235,7 @@ void ZeroEngine::gather(Flat& f) {
   bind_values(f);
 }
 
-void ZeroEngine::acquire(int group, bool grads) {
+void ZeroEngine::acquire(int group, bool grads, int next) {
   if (prefetched_ >= 0) finish_prefetch(prefetched_ == group);
   for (size_t i : by_group_.at(static_cast<size_t>(group))) {
     Flat& f = flats_[i];
@@ -251,12 +251,7 @@ void ZeroEngine::acquire(int group, bool grads) {
       bind_grads(f);
     }
   }
-  // The pass goes up (forward) or down (backward). Group 0 starts a forward pass unless it
-  // follows layer 0 (group 1: the end of backward) or is the tied head's embedding.
-  const bool up = group > last_group_ || (group == 0 && last_group_ != 1 && in_use_ == 0);
-  last_group_ = group;
-  ++in_use_;
-  if (options_.stage == 3) prefetch(up ? group + 1 : group - 1);
+  if (options_.stage == 3) prefetch(next);
 }
 
 void ZeroEngine::prefetch(int group) {
@@ -292,7 +287,6 @@ void ZeroEngine::finish_prefetch(bool keep) {
 }
 
 void ZeroEngine::release(int group) {
-  --in_use_;
   for (size_t i : by_group_.at(static_cast<size_t>(group))) {
     Flat& f = flats_[i];
     if (!f.partitioned || --f.uses > 0) continue;
@@ -355,7 +349,8 @@ void ZeroEngine::zero_grad() {
 }
 
 void ZeroEngine::gather_all() {
-  for (int g = 0; g < static_cast<int>(by_group_.size()); ++g) acquire(g, false);
+  const int n = static_cast<int>(by_group_.size());
+  for (int g = 0; g < n; ++g) acquire(g, false, g + 1 < n ? g + 1 : -1);
 }
 
 void ZeroEngine::release_all() {

@@ -25,9 +25,9 @@
 // they are partitioned. Stage 2 and 3 reduce-scatter once per micro-batch, as DeepSpeed does.
 //
 // Stage 3 prefetches: acquiring a group starts the (non-blocking) all-gather of the group the
-// pass will need next (layer l+1 in forward, l-1 in backward) when its partitioned parameters
-// fit in prefetch_bucket_size elements, so that it travels while this one computes. Every
-// prefetched group is used, so the traffic stays as above.
+// model says the pass needs next (layer l+1 in forward, l-1 in backward) when its partitioned
+// parameters fit in prefetch_bucket_size elements, so that it travels while this one
+// computes. Every prefetched group is used, so the traffic stays as above.
 #pragma once
 
 #include <cstdint>
@@ -113,7 +113,7 @@ class ZeroEngine final : public model::ParamHooks {
   ZeroMemory accounted() const;
 
   // model::ParamHooks
-  void acquire(int group, bool grads) override;
+  void acquire(int group, bool grads, int next) override;
   void release(int group) override;
   void grads_ready(int group) override;
 
@@ -135,8 +135,6 @@ class ZeroEngine final : public model::ParamHooks {
   std::vector<ShardPiece> pieces_;
   std::deque<Tensor> shard_tensors_;  // the views shard_ points to (stable addresses)
   int64_t resident_frozen_bytes_ = 0;
-  int last_group_ = -1;  // the group acquired last, for the direction of the pass
-  int in_use_ = 0;       // acquired and not yet released
   int prefetched_ = -1;  // the group whose gather is in flight
   std::vector<std::unique_ptr<PendingCollective>> pending_;
 };

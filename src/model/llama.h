@@ -54,11 +54,12 @@ struct ParamRef {
 // acquire(g) before it reads group g's parameters and release(g) when done; only in between
 // must they be whole. With `grads`, it also accumulates into the group's gradient tensors,
 // until grads_ready(g) says that this micro-batch's gradients of the group are complete.
+// `next` is the group this pass acquires after g (-1: none), for a prefetch.
 // Without hooks every tensor is resident and the calls do not happen.
 class ParamHooks {
  public:
   virtual ~ParamHooks() = default;
-  virtual void acquire(int group, bool grads) = 0;
+  virtual void acquire(int group, bool grads, int next) = 0;
   virtual void release(int group) = 0;
   virtual void grads_ready(int group) = 0;
 };

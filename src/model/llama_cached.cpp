@@ -60,11 +60,11 @@ Tensor LlamaModel::forward_cached(KvCache& cache, const std::vector<int32_t>& id
 
   Tensor x = Tensor::empty({n, c.hidden_size}, DType::F32, dev);
   {
-    Use use(hooks_, 0, false);
+    Use use(hooks_, 0, false, 1);
     ops::embedding_forward(x, ctx.ids, embed_);
   }
   for (size_t l = 0; l < layers_.size(); ++l) {
-    Use use(hooks_, 1 + static_cast<int>(l), false);
+    Use use(hooks_, 1 + static_cast<int>(l), false, 2 + static_cast<int>(l));
     Layer& L = layers_[l];
     Tensor n1 = Tensor::empty({n, c.hidden_size}, DType::F32, dev);
     Tensor rstd;

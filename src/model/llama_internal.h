@@ -31,11 +31,12 @@ struct LlamaModel::Saved {
   LinearSaved lin[kSites];
 };
 
-// Holds one parameter group acquired (ParamHooks) for a scope.
+// Holds one parameter group acquired (ParamHooks) for a scope; `next` is the group the pass
+// acquires after it (-1: none).
 class LlamaModel::Use {
  public:
-  Use(ParamHooks* hooks, int group, bool grads) : hooks_(hooks), group_(group) {
-    if (hooks_) hooks_->acquire(group_, grads);
+  Use(ParamHooks* hooks, int group, bool grads, int next = -1) : hooks_(hooks), group_(group) {
+    if (hooks_) hooks_->acquire(group_, grads, next);
   }
   ~Use() {
     if (hooks_) hooks_->release(group_);

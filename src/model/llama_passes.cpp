@@ -214,11 +214,11 @@ void LlamaModel::layer_backward(int l, Tensor& dx, Saved& s, const Context& ctx)
 Tensor LlamaModel::run_layers(const Context& ctx, bool keep) {
   Tensor x = empty_f32({ctx.n, config_.hidden_size}, options_.device);
   {
-    Use use(hooks_, 0, false);
+    Use use(hooks_, 0, false, 1);
     ops::embedding_forward(x, ctx.ids, embed_);
   }
   for (int l = 0; l < static_cast<int>(layers_.size()); ++l) {
-    Use use(hooks_, 1 + l, false);
+    Use use(hooks_, 1 + l, false, 2 + l);
     if (keep && !options_.checkpoint_activations) {
       layer_forward(l, x, &saved_[l], ctx);
     } else {
@@ -328,14 +328,14 @@ void LlamaModel::backward() {
   const Context& ctx = *ctx_;
   Tensor dx = empty_f32({ctx.n, config_.hidden_size}, options_.device);
   {
-    Use head(hooks_, head_group(), true);
+    Use head(hooks_, head_group(), true, head_group() - 1);
     ops::rmsnorm_backward(dx, full() ? &norm_grad_ : nullptr, final_dnormed_, final_x_, norm_,
                           final_rstd_, false);
     head.grads_ready();
   }
   final_x_ = final_rstd_ = final_dnormed_ = Tensor();
   for (int l = static_cast<int>(layers_.size()) - 1; l >= 0; --l) {
-    Use use(hooks_, 1 + l, true);
+    Use use(hooks_, 1 + l, true, l);
     if (options_.checkpoint_activations) {
       Saved s;
       Tensor x = saved_[l].x;
