@@ -19,12 +19,17 @@ void Batch::validate() const {
   check(position_ids, "position_ids", true);
 }
 
-int64_t Batch::count_targets() const {
+int64_t count_targets(std::span<const int32_t> labels) {
   int64_t n = 0;
+  for (size_t t = 1; t < labels.size(); ++t) n += labels[t] != -100;
+  return n;
+}
+
+int64_t Batch::count_targets() const {
   if (labels.empty()) return 0;
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t t = 1; t < seq; ++t) n += labels[b * seq + t] != -100;
-  }
+  int64_t n = 0;
+  const std::span<const int32_t> all(labels);
+  for (int64_t b = 0; b < batch; ++b) n += model::count_targets(all.subspan(b * seq, seq));
   return n;
 }
 

@@ -2,9 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace llmtune::model {
+
+// Positions of one row with a next-token target: labels[t + 1] != -100.
+int64_t count_targets(std::span<const int32_t> labels);
 
 struct Batch {
   int64_t batch = 0;               // B rows

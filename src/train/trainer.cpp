@@ -44,9 +44,7 @@ Trainer::Trainer(model::LlamaModel& model, std::vector<data::Sample> samples, Tr
   if (options_.loss_scale) scaler_.emplace(*options_.loss_scale);
   for (const data::Sample& s : samples_) {
     lengths_.push_back(static_cast<int64_t>(s.input_ids.size()));
-    int64_t targets = 0;  // as Batch::count_targets counts them
-    for (size_t t = 1; t < s.labels.size(); ++t) targets += s.labels[t] != -100;
-    targets_.push_back(targets);
+    targets_.push_back(model::count_targets(s.labels));
   }
   micro_per_epoch_ = static_cast<int64_t>(epoch_order(0).size());
 }
@@ -68,11 +66,19 @@ const std::vector<std::vector<int64_t>>& Trainer::epoch_order(int64_t epoch) con
 // A stream of micro-batches across epochs: step s takes numbers s*A*N ... (s+1)*A*N - 1, and
 // rank r those among them equal to r mod N.
 std::vector<int64_t> Trainer::step_micro_batches(int64_t step) const {
-  const int64_t world = comm_.world_size();
   std::vector<int64_t> out;
   for (int64_t i = 0; i < options_.accumulation; ++i)
-    out.push_back((step * options_.accumulation + i) * world + comm_.rank());
+    out.push_back(step * micro_per_step() + i * comm_.world_size() + comm_.rank());
   return out;
+}
+
+int64_t Trainer::micro_per_step() const {
+  return options_.accumulation * comm_.world_size();
+}
+
+double Trainer::epoch() const {
+  return static_cast<double>(step_ * micro_per_step()) /
+         static_cast<double>(micro_batches_per_epoch());
 }
 
 const std::vector<int64_t>& Trainer::micro_batch(int64_t micro) const {
@@ -90,18 +96,16 @@ double Trainer::all_ranks_sum(double value) {
 void Trainer::resume(const std::string& dir) {
   const nlohmann::json state = checkpoint_load(dir, model_, *engine_, optimizer_);
   // The data stream is the same for any number of ranks with the same global batch.
-  const int64_t world = comm_.world_size();
   const int64_t saved_world = state.value("world_size", int64_t{1});
   const int64_t saved_micro = state.value("accumulation", int64_t{0}) * saved_world;
   if (state.value("seed", options_.seed) != options_.seed ||
       state.value("batch_size", options_.batch_size) != options_.batch_size ||
-      saved_micro != options_.accumulation * world) {
+      saved_micro != micro_per_step()) {
     throw Error(str(dir, " was written with seed ", state.value("seed", 0), ", batch size ",
                     state.value("batch_size", 0), " and ", saved_micro,
                     " micro-batches per step (accumulation x ranks); resuming exactly needs the "
                     "same values (this run has ",
-                    options_.seed, ", ", options_.batch_size, ", ", options_.accumulation * world,
-                    ")"));
+                    options_.seed, ", ", options_.batch_size, ", ", micro_per_step(), ")"));
   }
   step_ = state.at("step").get<int64_t>();
   if (scaler_ && state.contains("loss_scaler")) scaler_->load_state(state["loss_scaler"]);
@@ -111,19 +115,17 @@ void Trainer::resume(const std::string& dir) {
 
 void Trainer::save(const nlohmann::json& eval_metrics) {
   if (options_.output_dir.empty()) return;
-  const double epoch = static_cast<double>(step_ * options_.accumulation * comm_.world_size()) /
-                       static_cast<double>(micro_batches_per_epoch());
   nlohmann::json state = {{"format", "llmtune-train-state-1"},
                           {"step", step_},
                           {"seed", options_.seed},
                           {"batch_size", options_.batch_size},
                           {"accumulation", options_.accumulation},
                           {"world_size", comm_.world_size()},
-                          {"micro_batches", step_ * options_.accumulation * comm_.world_size()},
-                          {"epoch", epoch}};
+                          {"micro_batches", step_ * micro_per_step()},
+                          {"epoch", epoch()}};
   if (scaler_) state["loss_scaler"] = scaler_->state();
   const nlohmann::json trainer_state = {{"global_step", step_},
-                                        {"epoch", epoch},
+                                        {"epoch", epoch()},
                                         {"max_steps", options_.max_steps},
                                         {"logging_steps", options_.logging_steps},
                                         {"eval_steps", options_.eval_steps},
@@ -139,15 +141,14 @@ TrainResult Trainer::train() {
   TrainResult result;
   const double start = now();
   const auto params = optimizer_.params();
-  const int64_t world = comm_.world_size();
   double interval_loss = 0, interval_norm = 0, interval_start = now();
   int64_t interval_steps = 0, interval_tokens = 0;
   while (step_ < options_.max_steps) {
     // Every rank knows the whole step's labelled-token count (the weights of the micro-batches)
     // from the shared data order, without communicating.
     int64_t targets = 0, tokens = 0;
-    for (int64_t j = 0; j < options_.accumulation * world; ++j) {
-      for (int64_t s : micro_batch(step_ * options_.accumulation * world + j)) {
+    for (int64_t j = 0; j < micro_per_step(); ++j) {
+      for (int64_t s : micro_batch(step_ * micro_per_step() + j)) {
         targets += targets_[static_cast<size_t>(s)];
         tokens += lengths_[static_cast<size_t>(s)];
       }
@@ -216,8 +217,7 @@ TrainResult Trainer::train() {
       nlohmann::json m = {{"loss", interval_loss / interval_steps},
                           {"grad_norm", interval_norm / interval_steps},
                           {"learning_rate", lr},
-                          {"epoch", static_cast<double>(step_ * options_.accumulation * world) /
-                                        micro_batches_per_epoch()},
+                          {"epoch", epoch()},
                           {"tokens_per_second", tps}};
       if (scaler_) {
         m["loss_scale"] = scaler_->scale();

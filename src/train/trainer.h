@@ -103,6 +103,9 @@ class Trainer {
 
  private:
   const std::vector<std::vector<int64_t>>& epoch_order(int64_t epoch) const;
+  // Micro-batches per optimizer step over all ranks, and the epochs done at the current step.
+  int64_t micro_per_step() const;
+  double epoch() const;
   // The global micro-batch numbers of a step's micro-batches on this rank.
   std::vector<int64_t> step_micro_batches(int64_t step) const;
   const std::vector<int64_t>& micro_batch(int64_t micro) const;
