@@ -152,6 +152,21 @@ bool is_run_state(const std::string& s) {
   return s == "ACTIVE" || s == "COMPLETED" || s == "ERROR" || s == "CANCELED";
 }
 
+// Sets the state of row `id` of `table` (experiments or trials; `noun` names one in errors).
+// end_time is set when it leaves ACTIVE (once) and cleared when it becomes ACTIVE again.
+void set_run_state(sqlite3* db, const std::string& path, const char* table, const char* noun,
+                   int64_t id, const std::string& state) {
+  if (!is_run_state(state)) {
+    throw Error(str(noun, " state '", state, "' is not one of ACTIVE, COMPLETED, ERROR, CANCELED"));
+  }
+  Statement s(db, path,
+              str("UPDATE ", table,
+                  " SET state = ?1, end_time = CASE WHEN ?1 = 'ACTIVE' THEN 0 "
+                  "WHEN end_time = 0 OR state = 'ACTIVE' THEN ?2 ELSE end_time END WHERE id = ?3"));
+  s.bind(state).bind(now_seconds()).bind(id).run();
+  if (sqlite3_changes(db) == 0) throw Error(str("no ", noun, " ", id, " in ", path));
+}
+
 // Creates the schema in an empty database, or checks that an existing one is ours. Anything
 // else (another application's database, a newer llmtune's) is refused before it is modified.
 void ensure_schema(sqlite3* db, const std::string& path) {
@@ -313,15 +328,7 @@ int64_t Store::create_experiment(const std::string& name, const std::string& des
 }
 
 void Store::set_experiment_state(int64_t id, const std::string& state) {
-  if (!is_run_state(state)) {
-    throw Error(
-        str("experiment state '", state, "' is not one of ACTIVE, COMPLETED, ERROR, ", "CANCELED"));
-  }
-  Statement s(db_, path_,
-              "UPDATE experiments SET state = ?1, end_time = CASE WHEN ?1 = 'ACTIVE' THEN 0 "
-              "WHEN end_time = 0 OR state = 'ACTIVE' THEN ?2 ELSE end_time END WHERE id = ?3");
-  s.bind(state).bind(now_seconds()).bind(id).run();
-  if (sqlite3_changes(db_) == 0) throw Error(str("no experiment ", id, " in ", path_));
+  set_run_state(db_, path_, "experiments", "experiment", id, state);
 }
 
 std::vector<ExperimentRow> Store::experiments() {
@@ -351,14 +358,7 @@ int64_t Store::create_trial(int64_t experiment_id, const nlohmann::json& hyperpa
 }
 
 void Store::set_trial_state(int64_t id, const std::string& state) {
-  if (!is_run_state(state)) {
-    throw Error(str("trial state '", state, "' is not one of ACTIVE, COMPLETED, ERROR, CANCELED"));
-  }
-  Statement s(db_, path_,
-              "UPDATE trials SET state = ?1, end_time = CASE WHEN ?1 = 'ACTIVE' THEN 0 "
-              "WHEN end_time = 0 OR state = 'ACTIVE' THEN ?2 ELSE end_time END WHERE id = ?3");
-  s.bind(state).bind(now_seconds()).bind(id).run();
-  if (sqlite3_changes(db_) == 0) throw Error(str("no trial ", id, " in ", path_));
+  set_run_state(db_, path_, "trials", "trial", id, state);
 }
 
 void Store::set_trial_progress(int64_t id, int64_t steps_completed) {
