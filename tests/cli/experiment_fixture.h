@@ -14,6 +14,7 @@
 #include "io/hf_checkpoint.h"
 #include "support/compare.h"
 #include "support/scratch.h"
+#include "support/tiny_llama.h"
 #include "track/store.h"
 
 namespace llmtune {
@@ -27,14 +28,8 @@ class CliExperiment : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!std::filesystem::exists(mistral())) GTEST_SKIP() << "fixture " << mistral() << " absent";
-    model::ModelConfig c;
-    c.vocab_size = 32000;
-    c.hidden_size = 32;
+    model::ModelConfig c = test::tiny_llama(32000, 0.02);  // the Mistral tokenizer's vocabulary
     c.intermediate_size = 64;
-    c.num_hidden_layers = 2;
-    c.num_attention_heads = 4;
-    c.num_key_value_heads = 2;
-    c.head_dim = 8;
     model::ModelOptions o;
     o.training = model::Training::kFull;
     model::LlamaModel m(c, o);

@@ -15,6 +15,7 @@
 #include "model/generate.h"
 #include "support/compare.h"
 #include "support/scratch.h"
+#include "support/tiny_llama.h"
 
 namespace llmtune {
 namespace {
@@ -45,16 +46,7 @@ std::vector<int32_t> printed_ids(const std::string& output) {
 }
 
 model::ModelConfig tiny_config() {
-  model::ModelConfig c;
-  c.vocab_size = 32000;  // the Mistral tokenizer's
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.initializer_range = 0.3;
-  return c;
+  return test::tiny_llama(32000, 0.3);  // the Mistral tokenizer's vocabulary
 }
 
 // A tiny model saved in scratch/model, its LoRA adapter (non-zero B) in scratch/adapter.

@@ -9,6 +9,7 @@
 #include "core/philox.h"
 #include "model/generate.h"
 #include "support/compare.h"
+#include "support/tiny_llama.h"
 
 namespace llmtune::model {
 namespace {
@@ -16,15 +17,7 @@ namespace {
 using test::max_rel_error;
 
 ModelConfig config(int64_t window) {
-  ModelConfig c;
-  c.vocab_size = 80;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.initializer_range = 0.3;
+  ModelConfig c = test::tiny_llama(80, 0.3);
   if (window > 0) {
     c.architecture = "MistralForCausalLM";
     c.model_type = "mistral";

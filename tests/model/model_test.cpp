@@ -8,6 +8,7 @@
 #include "core/philox.h"
 #include "model/llama.h"
 #include "support/compare.h"
+#include "support/tiny_llama.h"
 #include "train/step.h"
 
 namespace llmtune::model {
@@ -16,16 +17,9 @@ namespace {
 using test::max_rel_error;
 
 ModelConfig tiny_config(bool tied = false) {
-  ModelConfig c;
-  c.vocab_size = 96;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
+  // An initializer range large enough that the logits are far from uniform.
+  ModelConfig c = test::tiny_llama(96, 0.2);
   c.tie_word_embeddings = tied;
-  c.initializer_range = 0.2;  // large enough that the logits are far from uniform
   return c;
 }
 

@@ -10,6 +10,7 @@
 #include "core/philox.h"
 #include "io/files.h"
 #include "support/scratch.h"
+#include "support/tiny_llama.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
@@ -19,16 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 model::ModelConfig tiny() {
-  model::ModelConfig c;
-  c.vocab_size = 64;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.initializer_range = 0.2;
-  return c;
+  return test::tiny_llama(64, 0.2);
 }
 
 // Samples of 6..20 tokens whose second half is labelled.
