@@ -92,10 +92,13 @@ TEST_F(CliExperiment, KilledWhileSavingResumesFromTheLastCompleteCheckpoint) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline) {
       bool partial = false;
+      // The run renames directories while this walks them: a walk that loses its footing
+      // (an error from increment) just ends, and the next one looks again.
       std::error_code ec;
-      for (const auto& e : fs::recursive_directory_iterator(runs(), ec)) {
+      for (fs::recursive_directory_iterator it(runs(), ec), end; !ec && it != end;
+           it.increment(ec)) {
         // A later checkpoint, so that a complete one exists to resume from.
-        const std::string name = e.path().filename().string();
+        const std::string name = it->path().filename().string();
         if (name.ends_with(".partial") && name != "checkpoint-2.partial") partial = true;
       }
       if (partial) {
