@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
@@ -20,6 +21,12 @@ std::string Device::str() const {
 }
 
 namespace {
+
+std::string gib(size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1u << 30));
+  return buf;
+}
 
 // CPU memory: 64-byte aligned. Blocks of 64 KiB and more are cached and reused, because a
 // training step frees and re-allocates the same large activations every step, and fresh pages
@@ -53,7 +60,11 @@ class CpuMemory final : public DeviceMemory {
     if (p == nullptr) {
       release_cached();
       p = std::aligned_alloc(kAlign, size);
-      if (p == nullptr) throw Error(str("out of CPU memory allocating ", size, " bytes"));
+      if (p == nullptr) {
+        const MemoryStats now = stats();
+        throw OutOfMemory(str("out of CPU memory allocating ", gib(size), " (", gib(now.in_use),
+                              " in tensors already)"));
+      }
     }
     std::lock_guard<std::mutex> lock(mu_);
     if (size >= kCacheMin) blocks_[p] = size;

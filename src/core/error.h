@@ -20,6 +20,13 @@ class InternalError : public Error {
   explicit InternalError(const std::string& message) : Error(message) {}
 };
 
+// Memory that could not be had: what was being allocated, how much, and (through Activity)
+// what for. Reported to the user as a resource problem, not a bug.
+class OutOfMemory : public Error {
+ public:
+  explicit OutOfMemory(const std::string& message) : Error(message) {}
+};
+
 // Concatenates any streamable values into one string: str("tensor ", name, " has ", n, " dims").
 template <typename... Args>
 std::string str(const Args&... args) {
@@ -27,6 +34,25 @@ std::string str(const Args&... args) {
   (out << ... << args);
   return out.str();
 }
+
+// Names what the program is doing while it lives ("loading model runs/base"), nested scopes
+// joined by ": ". Failures that cannot say it themselves (out of memory deep inside a library)
+// report activity_describe() so the user learns what was being done and why.
+class Activity {
+ public:
+  explicit Activity(std::string what);
+  ~Activity();
+  Activity(const Activity&) = delete;
+  Activity& operator=(const Activity&) = delete;
+
+ private:
+  int uncaught_;  // exceptions in flight when it began: more at its end means it failed
+};
+// The live activities of this thread, outermost first; "" when there is none.
+std::string activity_describe();
+// What this thread was doing when an exception last unwound an Activity (the innermost one and
+// those around it), for the handler at the top that catches it after the scopes are gone.
+std::string activity_at_failure();
 
 [[noreturn]] void throw_check_failure(const char* cond, const char* file, int line,
                                       const std::string& message);

@@ -62,12 +62,27 @@ Storage::~Storage() {
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  for (int64_t d : shape) LLMTUNE_CHECK(d >= 0, "negative dimension in ", shape_str(shape));
+  int64_t numel = 1;
+  size_t bytes = 0;
+  bool overflow = false;
+  for (int64_t d : shape) {
+    LLMTUNE_CHECK(d >= 0, "negative dimension in ", shape_str(shape));
+    overflow |= __builtin_mul_overflow(numel, d, &numel);
+  }
+  overflow |= __builtin_mul_overflow(static_cast<size_t>(numel), dtype_size(dtype), &bytes);
+  const auto what = [&] {
+    return llmtune::str("a ", shape_str(shape), " ", dtype_name(dtype), " tensor");
+  };
+  if (overflow) throw OutOfMemory(llmtune::str(what(), " has more bytes than memory can address"));
   Tensor t;
   t.shape_ = shape;
   t.strides_ = contiguous_strides(shape);
   t.dtype_ = dtype;
-  t.storage_ = std::make_shared<Storage>(device, t.nbytes());
+  try {
+    t.storage_ = std::make_shared<Storage>(device, bytes);
+  } catch (const OutOfMemory& e) {
+    throw OutOfMemory(llmtune::str(e.what(), " for ", what()));
+  }
   return t;
 }
 

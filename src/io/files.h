@@ -4,10 +4,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/files.h"
+
 namespace llmtune::io {
 
-// The file's bytes; throws llmtune::Error naming the path when it cannot be read.
-std::string read_file(const std::string& path);
+// The file's bytes (core/files.h).
+using llmtune::read_file;
 
 // A file written under `path.tmp` and renamed over `path` by commit(), so a reader never sees
 // a half-written file; destroyed uncommitted, it removes the temporary.
@@ -27,7 +29,8 @@ class AtomicFile {
 
 void write_file_atomic(const std::string& path, const std::string& bytes);
 
-// Parses a JSON file; errors name the path and the line of a syntax error.
+// Parses a JSON file; errors name the path, the line of a syntax error, and nesting deeper
+// than kMaxJsonDepth (core/json.h).
 nlohmann::json read_json(const std::string& path);
 
 // Python's json.dumps(value, indent=2, sort_keys=True): nlohmann's objects are sorted maps and
