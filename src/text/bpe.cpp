@@ -36,11 +36,23 @@ Bpe::Bpe(const json& model, const std::string& where) {
   if (!model.contains("vocab") || !model["vocab"].is_object()) {
     throw Error(str(where, ": the BPE model has no \"vocab\" object"));
   }
+  // Ids number the entries: each of 0 .. n-1 exactly once.
+  const size_t n = model["vocab"].size();
+  tokens_.resize(n);
+  std::vector<bool> seen(n, false);
   for (auto& [token, id] : model["vocab"].items()) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<uint64_t>() >= n) {
+      throw Error(str(where, ": vocab id ", id.dump(), " of \"", token,
+                      "\" is not an integer from 0 to ", n - 1, " (the vocabulary has ", n,
+                      " entries)"));
+    }
     const int32_t i = id.get<int32_t>();
-    if (i < 0) throw Error(str(where, ": vocab id ", i, " of \"", token, "\" is negative"));
+    if (seen[i]) {
+      throw Error(str(where, ": vocab id ", i, " is given to both \"", tokens_[i], "\" and \"",
+                      token, "\""));
+    }
+    seen[i] = true;
     vocab_[token] = i;
-    if (tokens_.size() <= static_cast<size_t>(i)) tokens_.resize(static_cast<size_t>(i) + 1);
     tokens_[i] = token;
     if (token.empty()) continue;  // some converted vocabularies hold an unreachable ""
     size_t pos = 0;

@@ -1,5 +1,6 @@
 #include "text/chat.h"
 
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -24,7 +25,7 @@ const jinja::Template& compiled(const std::string& source) {
   return *slot;
 }
 
-std::string render(const std::string& source, const Tokenizer& tokenizer,
+std::string render(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
                    const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
   ordered_json context = ordered_json::object();
   ordered_json list = ordered_json::array();
@@ -38,7 +39,21 @@ std::string render(const std::string& source, const Tokenizer& tokenizer,
                             {"pad_token", &s.pad_token}}) {
     if (!value->empty()) context[key] = *value;
   }
-  return compiled(source).render(context);
+  try {
+    return compiled(chat_template.source).render(context);
+  } catch (const jinja::TemplateError& e) {
+    throw Error(
+        str("chat template ",
+            chat_template.origin.empty() ? std::string("(given as text)") : chat_template.origin,
+            ": ", e.what()));
+  }
+}
+
+std::string builtin_names() {
+  std::string names;
+  for (const std::string& n : builtin_chat_template_names())
+    names += (names.empty() ? "" : ", ") + n;
+  return names;
 }
 
 }  // namespace
@@ -46,10 +61,13 @@ std::string render(const std::string& source, const Tokenizer& tokenizer,
 std::string apply_chat_template(const Tokenizer& tokenizer,
                                 const std::vector<ChatMessage>& messages,
                                 const ChatOptions& options) {
-  const std::string& source =
+  const ChatTemplate& source =
       options.template_override.empty() ? tokenizer.chat_template() : options.template_override;
   if (source.empty()) {
-    throw Error("the tokenizer has no chat_template (tokenizer_config.json); pass one explicitly");
+    throw Error(
+        "the tokenizer has no chat_template (tokenizer_config.json); give one: a built-in name "
+        "(" +
+        builtin_names() + ") or a Jinja file");
   }
   try {
     return render(source, tokenizer, messages, options.add_generation_prompt);
@@ -74,14 +92,13 @@ std::vector<int32_t> encode_chat(const Tokenizer& tokenizer,
   return tokenizer.encode(apply_chat_template(tokenizer, messages, options), e);
 }
 
-std::string chat_template_resolve(const std::string& name_or_path) {
-  if (const char* t = builtin_chat_template(name_or_path)) return t;
-  if (io::file_exists(name_or_path)) return io::read_file(name_or_path);
-  std::string names;
-  for (const std::string& n : builtin_chat_template_names())
-    names += (names.empty() ? "" : ", ") + n;
-  throw Error(str("chat template \"", name_or_path, "\" is neither a built-in template (", names,
-                  ") nor a file"));
+ChatTemplate chat_template_resolve(const std::string& name_or_path) {
+  if (const char* t = builtin_chat_template(name_or_path))
+    return {t, "built-in template " + name_or_path};
+  if (io::file_exists(name_or_path) && !std::filesystem::is_directory(name_or_path))
+    return {io::read_file(name_or_path), name_or_path};
+  throw Error(str("chat template \"", name_or_path, "\" is neither a built-in template (",
+                  builtin_names(), ") nor a file"));
 }
 
 std::vector<ChatMessage> chat_load(const std::string& path) {

@@ -17,7 +17,7 @@ struct ChatMessage {
 struct ChatOptions {
   bool add_generation_prompt = false;
   // The template to use instead of the tokenizer's own (the blog's ChatML for TinyLlama, say).
-  std::string template_override;
+  ChatTemplate template_override;
   // When the template refuses a system message (Mistral-7B-Instruct's raises), prepend the
   // system text to the first user turn as "{system}\n{user}", as the reference workflow does.
   bool merge_rejected_system = true;
@@ -25,8 +25,9 @@ struct ChatOptions {
 
 // The rendered text (apply_chat_template(..., tokenize=False)). The template sees messages,
 // add_generation_prompt and the special tokens (bos_token, eos_token, unk_token, pad_token).
-// Throws llmtune::Error when the tokenizer has no template, and jinja::TemplateRaised when the
-// template rejects the conversation.
+// Throws llmtune::Error when the tokenizer has no template or the template is malformed or
+// exceeds a limit (naming the template's origin, line and column), and jinja::TemplateRaised
+// when the template rejects the conversation.
 std::string apply_chat_template(const Tokenizer& tokenizer,
                                 const std::vector<ChatMessage>& messages,
                                 const ChatOptions& options = {});
@@ -43,7 +44,7 @@ const char* builtin_chat_template(const std::string& name);
 std::vector<std::string> builtin_chat_template_names();
 
 // A template given by a user: a built-in name, or the path of a Jinja file.
-std::string chat_template_resolve(const std::string& name_or_path);
+ChatTemplate chat_template_resolve(const std::string& name_or_path);
 
 // Reads [{"role": ..., "content": ...}, ...] (or {"messages": [...]}) from a JSON file.
 std::vector<ChatMessage> chat_load(const std::string& path);

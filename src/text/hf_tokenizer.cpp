@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "io/files.h"
 #include "text/bpe.h"
 #include "text/byte_level.h"
@@ -32,6 +33,16 @@ struct Normalizer {
   virtual void apply(std::string* s) const = 0;
 };
 
+// How much longer normalizing may make a text. Real normalizers add a prefix or swap a space
+// for "\u2581" (3 bytes); a file whose Replace steps double the text 30 times is hostile.
+constexpr size_t kMaxGrowth = 16;
+void check_growth(size_t before, size_t after, const std::string& where) {
+  if (after > kMaxGrowth * before + 1024) {
+    throw Error(str(where, ": the normalizer turns ", before, " bytes of text into ", after,
+                    ", more than ", kMaxGrowth, " times as many; the tokenizer.json is damaged"));
+  }
+}
+
 // A "pattern" object of tokenizer.json: {"String": "..."} or {"Regex": "..."}.
 struct Pattern {
   std::string literal;
@@ -43,7 +54,9 @@ struct Pattern {
     } else if (j.is_object() && j.contains("String")) {
       literal = j["String"].get<std::string>();
     } else if (j.is_object() && j.contains("Regex")) {
-      regex = std::make_unique<Regex>(j["Regex"].get<std::string>());
+      if (!j["Regex"].is_string())
+        throw Error(str(where, ": a \"Regex\" pattern must be a string"));
+      regex = std::make_unique<Regex>(j["Regex"].get<std::string>(), where);
     } else {
       throw Error(str(where, ": a pattern must be {\"String\": ...} or {\"Regex\": ...}"));
     }
@@ -83,8 +96,14 @@ struct Prepend final : Normalizer {
 
 struct Replace final : Normalizer {
   std::unique_ptr<Pattern> pattern;
-  std::string content;
-  void apply(std::string* s) const override { pattern->replace_all(s, content); }
+  std::string content, where;
+  void apply(std::string* s) const override {
+    const auto matches = pattern->find_all(*s);
+    size_t after = s->size();
+    for (auto [b, e] : matches) after += content.size() - (e - b);
+    check_growth(s->size(), after, where);  // before building it
+    pattern->replace_all(s, content);
+  }
 };
 
 bool is_unicode_space(uint32_t cp) {
@@ -118,8 +137,13 @@ struct Strip final : Normalizer {
 
 struct NormalizerSequence final : Normalizer {
   std::vector<std::unique_ptr<Normalizer>> steps;
+  std::string where;
   void apply(std::string* s) const override {
-    for (const auto& n : steps) n->apply(s);
+    const size_t before = s->size();
+    for (const auto& n : steps) {
+      n->apply(s);
+      check_growth(before, s->size(), where);
+    }
   }
 };
 
@@ -128,6 +152,7 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& wh
   const std::string type = j.value("type", "");
   if (type == "Sequence") {
     auto seq = std::make_unique<NormalizerSequence>();
+    seq->where = where;
     for (const json& n : j.at("normalizers")) {
       if (auto step = make_normalizer(n, where)) seq->steps.push_back(std::move(step));
     }
@@ -142,6 +167,7 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& wh
     auto r = std::make_unique<Replace>();
     r->pattern = std::make_unique<Pattern>(j.at("pattern"), where);
     r->content = j.at("content").get<std::string>();
+    r->where = where;
     return r;
   }
   if (type == "Strip") {
@@ -155,6 +181,18 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& wh
 }
 
 // ---- pre-tokenizers: words in, words out ----------------------------------------------------
+
+// Metaspace's replacement: one character ("\u2581" by default), as the tokenizers library
+// requires; an empty one would be found at every position for ever.
+std::string metaspace_replacement(const json& j, const std::string& where) {
+  const std::string r = j.contains("replacement") ? json_get<std::string>(j, "replacement", where)
+                                                  : std::string("\u2581");
+  size_t at = 0;
+  if (r.empty() || (utf8_next(r, &at), at != r.size())) {
+    throw Error(str(where, ": Metaspace \"replacement\" must be one character, got \"", r, "\""));
+  }
+  return r;
+}
 
 struct PreTokenizer {
   virtual ~PreTokenizer() = default;
@@ -352,7 +390,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
   }
   if (type == "Metaspace") {
     auto m = std::make_unique<Metaspace>();
-    m->replacement = j.value("replacement", std::string("\u2581"));
+    m->replacement = metaspace_replacement(j, where);
     m->prepend = parse_prepend(j);
     m->split = j.value("split", true);
     return m;
@@ -360,7 +398,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
   if (type == "ByteLevel") {
     auto b = std::make_unique<ByteLevel>();
     b->add_prefix_space = j.value("add_prefix_space", true);
-    if (j.value("use_regex", true)) b->regex = std::make_unique<Regex>(kGpt2Pattern);
+    if (j.value("use_regex", true))
+      b->regex = std::make_unique<Regex>(kGpt2Pattern, where + ": ByteLevel pre_tokenizer");
     return b;
   }
   if (type == "Split") {
@@ -535,7 +574,7 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
   if (type == "ByteLevel") return std::make_unique<DecodeByteLevel>();
   if (type == "Metaspace") {
     auto m = std::make_unique<DecodeMetaspace>();
-    m->replacement = j.value("replacement", std::string("\u2581"));
+    m->replacement = metaspace_replacement(j, where);
     m->prepend = parse_prepend(j);
     return m;
   }
@@ -549,6 +588,15 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
 class HfTokenizer final : public Tokenizer {
  public:
   HfTokenizer(const std::string& path, const Tokenizer::Config& config) {
+    try {
+      load(path, config);
+    } catch (const json::exception& e) {  // a value of the wrong type somewhere
+      throw Error(
+          str(path, ": not a tokenizer.json as the tokenizers library writes it (", e.what(), ")"));
+    }
+  }
+
+  void load(const std::string& path, const Tokenizer::Config& config) {
     const json j = io::read_json(path);
     const std::string where = path;
     config_ = config;
@@ -563,15 +611,33 @@ class HfTokenizer final : public Tokenizer {
     normalizer_ = make_normalizer(j.value("normalizer", json()), where);
     pre_tokenizer_ = make_pre_tokenizer(j.value("pre_tokenizer", json()), where);
     decoder_ = make_decoder(j.value("decoder", json()), where);
-    for (const json& t : j.value("added_tokens", json::array())) {
+    const json& added = j.value("added_tokens", json::array());
+    if (!added.is_array()) throw Error(str(where, ": \"added_tokens\" must be a list"));
+    // Added tokens extend the model's vocabulary: an id past model + added tokens is a gap
+    // that no real file has (and would size embeddings by it).
+    const int64_t id_limit = model_->vocab_size() + static_cast<int64_t>(added.size());
+    for (size_t i = 0; i < added.size(); ++i) {
+      const json& t = added[i];
+      const std::string at = str(where, ": added_tokens[", i, "]");
       AddedToken a;
-      a.id = t.at("id").get<int32_t>();
-      a.content = t.at("content").get<std::string>();
-      a.special = t.value("special", false);
-      a.lstrip = t.value("lstrip", false);
-      a.rstrip = t.value("rstrip", false);
-      a.single_word = t.value("single_word", false);
-      a.normalized = t.value("normalized", !a.special);
+      a.id = json_get<int32_t>(t, "id", at);
+      if (a.id < 0 || a.id >= id_limit) {
+        throw Error(str(at, ": id ", a.id, " is outside the vocabulary (", model_->vocab_size(),
+                        " model tokens + ", added.size(), " added)"));
+      }
+      a.content = json_get<std::string>(t, "content", at);
+      if (a.id < model_->vocab_size() && model_->id_to_token(a.id) != a.content) {
+        throw Error(str(at, ": \"", a.content, "\" claims id ", a.id, ", which the vocabulary ",
+                        "gives to \"", model_->id_to_token(a.id), "\""));
+      }
+      if (added_.find(a.id) != nullptr) {
+        throw Error(str(at, ": id ", a.id, " is given to two added tokens"));
+      }
+      a.special = json_get_or(t, "special", false, at);
+      a.lstrip = json_get_or(t, "lstrip", false, at);
+      a.rstrip = json_get_or(t, "rstrip", false, at);
+      a.single_word = json_get_or(t, "single_word", false, at);
+      a.normalized = json_get_or(t, "normalized", !a.special, at);
       added_.add(a);
     }
     parse_post_processor(j.value("post_processor", json()), where);

@@ -11,20 +11,30 @@ namespace llmtune::text {
 
 struct Regex::Impl {
   pcre2_code* code = nullptr;
-  std::string pattern;
+  std::string pattern, origin;
 };
 
-Regex::Regex(const std::string& pattern) : impl_(std::make_unique<Impl>()) {
+namespace {
+
+std::string pcre2_message(int code) {
+  PCRE2_UCHAR message[256];
+  pcre2_get_error_message(code, message, sizeof message);
+  return reinterpret_cast<const char*>(message);
+}
+
+}  // namespace
+
+Regex::Regex(const std::string& pattern, const std::string& origin)
+    : impl_(std::make_unique<Impl>()) {
   impl_->pattern = pattern;
+  impl_->origin = origin;
   int error = 0;
   PCRE2_SIZE offset = 0;
   impl_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
                               PCRE2_UTF | PCRE2_UCP, &error, &offset, nullptr);
   if (impl_->code == nullptr) {
-    PCRE2_UCHAR message[256];
-    pcre2_get_error_message(error, message, sizeof message);
-    throw Error(str("regular expression ", pattern, " does not compile at offset ", offset, ": ",
-                    reinterpret_cast<const char*>(message)));
+    throw Error(str(origin, ": regular expression ", pattern, " does not compile at offset ",
+                    offset, ": ", pcre2_message(error)));
   }
   pcre2_jit_compile(impl_->code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if absent
 }
@@ -43,8 +53,11 @@ std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view s) const
     const int rc = pcre2_match(impl_->code, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), start,
                                start > 0 ? PCRE2_NO_UTF_CHECK : 0, data.get(), nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) break;
-    if (rc < 0)
-      throw Error(str("regular expression ", impl_->pattern, " failed on the text (", rc, ")"));
+    if (rc < 0) {
+      throw Error(str(impl_->origin, ": regular expression ", impl_->pattern,
+                      " failed on a text of ", s.size(), " bytes: ", pcre2_message(rc),
+                      " (a pattern that backtracks catastrophically; fix or replace it)"));
+    }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(data.get());
     const size_t b = ov[0], e = ov[1];
     if (e == b) {  // an empty match: step over one character

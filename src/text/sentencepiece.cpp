@@ -91,7 +91,11 @@ class SentencePieceTokenizer final : public Tokenizer {
     std::string model = io::read_file(path);
     // The prefix "▁" is added here (always for legacy, only at the start otherwise), so the
     // processor never adds its own.
-    model = rewrite(model, 3, false, true);
+    try {
+      model = rewrite(model, 3, false, true);
+    } catch (const Error& e) {  // its messages say "tokenizer.model" but not which
+      throw Error(str(path, ": ", e.what()));
+    }
     const auto status = sp_.LoadFromSerializedProto(model);
     if (!status.ok()) throw Error(str(path, ": not a SentencePiece model: ", status.ToString()));
     for (int id = 0; id < sp_.GetPieceSize(); ++id) {

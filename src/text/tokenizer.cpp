@@ -1,8 +1,11 @@
 #include "text/tokenizer.h"
 
+#include <charconv>
+#include <climits>
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "io/files.h"
 #include "text/hf_tokenizer.h"
 #include "text/sentencepiece.h"
@@ -14,13 +17,16 @@ namespace {
 
 using nlohmann::json;
 
-// A special token in tokenizer_config.json: a string, or an AddedToken dict {"content": ...}.
-std::string token_string(const json& j) {
+// A special token in tokenizer_config.json: a string, an AddedToken dict {"content": ...}, or
+// null (none).
+std::string token_string(const json& j, const std::string& key, const std::string& where) {
+  if (j.is_null()) return "";
   if (j.is_string()) return j.get<std::string>();
   if (j.is_object() && j.contains("content") && j["content"].is_string()) {
     return j["content"].get<std::string>();
   }
-  return "";
+  throw Error(str(where, ": \"", key, "\" must be a token string or {\"content\": string}, got ",
+                  j.dump().substr(0, 60)));
 }
 
 }  // namespace
@@ -80,6 +86,7 @@ int64_t Tokenizer::vocab_size() const {
 }
 
 std::unique_ptr<Tokenizer> tokenizer_load(const std::string& dir, const TokenizerOptions& options) {
+  const Activity activity("loading the tokenizer of " + dir);
   namespace fs = std::filesystem;
   if (!fs::is_directory(dir))
     throw Error(str(dir, ": not a directory (expected a model directory with a tokenizer)"));
@@ -89,21 +96,19 @@ std::unique_ptr<Tokenizer> tokenizer_load(const std::string& dir, const Tokenize
   if (!config.is_object()) throw Error(str(config_path, ": expected a JSON object"));
 
   Tokenizer::Config rules;
-  const std::string cls = config.value("tokenizer_class", "");
+  const std::string cls = json_get_or<std::string>(config, "tokenizer_class", "", config_path);
   // Transformers applies add_bos_token/add_eos_token for its Llama tokenizers (their
   // post-processor is rebuilt from them); other classes keep tokenizer.json's post-processor.
   const bool llama_rules =
       cls.find("Llama") != std::string::npos || cls.find("Gemma") != std::string::npos;
   if (llama_rules || !fs::exists(io::path_join(dir, "tokenizer.json"))) {
-    if (config.contains("add_bos_token") && config["add_bos_token"].is_boolean()) {
-      rules.add_bos_token = config["add_bos_token"].get<bool>();
-    }
-    if (config.contains("add_eos_token") && config["add_eos_token"].is_boolean()) {
-      rules.add_eos_token = config["add_eos_token"].get<bool>();
+    for (auto [key, rule] : {std::pair{"add_bos_token", &rules.add_bos_token},
+                             {"add_eos_token", &rules.add_eos_token}}) {
+      if (config.contains(key) && !config[key].is_null())
+        *rule = json_get<bool>(config, key, config_path);
     }
   }
-  if (config.contains("legacy") && config["legacy"].is_boolean())
-    rules.legacy = config["legacy"].get<bool>();
+  rules.legacy = json_get_or(config, "legacy", rules.legacy, config_path);
 
   const std::string json_path = io::path_join(dir, "tokenizer.json");
   const std::string model_path = io::path_join(dir, "tokenizer.model");
@@ -126,14 +131,18 @@ std::unique_ptr<Tokenizer> tokenizer_load(const std::string& dir, const Tokenize
   // Added tokens declared only in tokenizer_config.json (the .model path has no other source).
   if (config.contains("added_tokens_decoder") && config["added_tokens_decoder"].is_object()) {
     for (auto& [id, tok] : config["added_tokens_decoder"].items()) {
+      const std::string where = str(config_path, ": added_tokens_decoder \"", id, "\"");
       AddedToken a;
-      a.id = std::stoi(id);
-      a.content = tok.at("content").get<std::string>();
-      a.special = tok.value("special", false);
-      a.lstrip = tok.value("lstrip", false);
-      a.rstrip = tok.value("rstrip", false);
-      a.single_word = tok.value("single_word", false);
-      a.normalized = tok.value("normalized", !a.special);
+      const auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), a.id);
+      if (ec != std::errc() || end != id.data() + id.size() || a.id < 0) {
+        throw Error(str(where, ": the key must be a token id from 0 to ", INT32_MAX));
+      }
+      a.content = json_get<std::string>(tok, "content", where);
+      a.special = json_get_or(tok, "special", false, where);
+      a.lstrip = json_get_or(tok, "lstrip", false, where);
+      a.rstrip = json_get_or(tok, "rstrip", false, where);
+      a.single_word = json_get_or(tok, "single_word", false, where);
+      a.normalized = json_get_or(tok, "normalized", !a.special, where);
       if (!t->added_.find(a.id)) t->added_.add(a);
     }
   }
@@ -141,7 +150,8 @@ std::unique_ptr<Tokenizer> tokenizer_load(const std::string& dir, const Tokenize
   // Special tokens: tokenizer_config.json names them; their ids come from the vocabulary.
   SpecialTokens& s = t->special_;
   auto resolve = [&](const char* key, const std::string& fallback, std::string* name, int32_t* id) {
-    std::string content = config.contains(key) ? token_string(config[key]) : fallback;
+    std::string content =
+        config.contains(key) ? token_string(config[key], key, config_path) : fallback;
     if (content.empty()) return;
     const int32_t i = t->token_to_id(content);
     if (i < 0)
@@ -168,14 +178,26 @@ std::unique_ptr<Tokenizer> tokenizer_load(const std::string& dir, const Tokenize
   // chat_template.jinja file beside it, as newer Transformers saves.
   const std::string jinja_path = io::path_join(dir, "chat_template.jinja");
   if (config.contains("chat_template") && config["chat_template"].is_string()) {
-    t->chat_template_ = config["chat_template"].get<std::string>();
+    t->chat_template_ = {config["chat_template"].get<std::string>(), config_path};
   } else if (config.contains("chat_template") && config["chat_template"].is_array()) {
     for (const json& named : config["chat_template"]) {
+      const bool ok = named.is_object() && named.contains("template") &&
+                      named["template"].is_string() &&
+                      (!named.contains("name") || named["name"].is_string());
+      if (!ok) {
+        throw Error(str(config_path, ": each entry of \"chat_template\" must be {\"name\": ",
+                        "string, \"template\": string}, got ", named.dump().substr(0, 80)));
+      }
       if (named.value("name", "") == "default")
-        t->chat_template_ = named.at("template").get<std::string>();
+        t->chat_template_ = {named["template"].get<std::string>(), config_path + " (\"default\")"};
     }
+  } else if (config.contains("chat_template") && !config["chat_template"].is_null()) {
+    throw Error(str(config_path,
+                    ": \"chat_template\" must be a string or a list of named "
+                    "templates, got ",
+                    config["chat_template"].type_name()));
   } else if (fs::exists(jinja_path)) {
-    t->chat_template_ = io::read_file(jinja_path);
+    t->chat_template_ = {io::read_file(jinja_path), jinja_path};
   }
   return t;
 }

@@ -34,6 +34,14 @@ struct EncodeOptions {
   bool parse_special = true;
 };
 
+// A chat template's Jinja source and where it came from ("DIR/tokenizer_config.json", a file,
+// "built-in template mistral"), which its errors name.
+struct ChatTemplate {
+  std::string source;
+  std::string origin;
+  bool empty() const { return source.empty(); }
+};
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -50,8 +58,8 @@ class Tokenizer {
 
   const SpecialTokens& special_tokens() const { return special_; }
   const AddedVocabulary& added_tokens() const { return added_; }
-  // The Jinja chat template from tokenizer_config.json ("" when there is none).
-  const std::string& chat_template() const { return chat_template_; }
+  // The Jinja chat template from tokenizer_config.json (empty when there is none).
+  const ChatTemplate& chat_template() const { return chat_template_; }
   // "tokenizer.json" or "sentencepiece": which implementation encodes.
   virtual const char* kind() const = 0;
 
@@ -78,7 +86,7 @@ class Tokenizer {
   // For the loaders: added tokens, special tokens and the template.
   AddedVocabulary added_;
   SpecialTokens special_;
-  std::string chat_template_;
+  ChatTemplate chat_template_;
   Config config_;
 
   friend std::unique_ptr<Tokenizer> tokenizer_load(const std::string&, const TokenizerOptions&);

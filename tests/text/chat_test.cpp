@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "io/files.h"
 #include "support/compare.h"
+#include "support/errors.h"
 #include "text/chat.h"
 #include "text/jinja.h"
 
@@ -92,7 +93,7 @@ TEST_F(MistralChat, SystemTextJoinsTheFirstUserTurn) {
 
 TEST_F(MistralChat, OverrideTemplateAndGenerationPrompt) {
   ChatOptions o;  // the blog's ChatML for TinyLlama-Chat-v0.4 (INTEROP §4.5)
-  o.template_override =
+  o.template_override.source =
       "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] "
       "+ '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ "
       "'<|im_start|>assistant\n' "
@@ -158,7 +159,34 @@ TEST(BuiltinTemplates, SameTextsAsTheRenderingTests) {
   EXPECT_EQ(builtin_chat_template_names().size(), 6u);
   EXPECT_EQ(builtin_chat_template("nope"), nullptr);
   EXPECT_THROW(chat_template_resolve("nope"), Error);
-  EXPECT_EQ(chat_template_resolve("zephyr"), builtin_chat_template("zephyr"));
+  EXPECT_EQ(chat_template_resolve("zephyr").source, builtin_chat_template("zephyr"));
+}
+
+// A broken or runaway template says which template it is: the file it came from, or the
+// built-in's name.
+TEST_F(MistralChat, TemplateErrorsNameTheTemplatesOrigin) {
+  const std::string config = (dir_ / "tokenizer_config.json").string();
+  nlohmann::json j = io::read_json(config);
+  j["chat_template"] = "{{ messages[0]['content'] }} {{ 1 + }}";
+  io::write_file_atomic(config, j.dump());
+  auto broken = tokenizer_load(dir_.string());
+  const std::vector<ChatMessage> chat = {{"user", "hi"}};
+  EXPECT_TRUE(test::throws_error([&] { apply_chat_template(*broken, chat); },
+                                 {"chat template " + config, "line 1, column 37"}));
+  j["chat_template"] = "{{ 'a' * 10000000000 }}";
+  io::write_file_atomic(config, j.dump());
+  auto runaway = tokenizer_load(dir_.string());
+  EXPECT_TRUE(test::throws_error([&] { apply_chat_template(*runaway, chat); },
+                                 {"chat template " + config, "more than 16 MiB"}));
+  ChatOptions o;
+  o.template_override = chat_template_resolve("zephyr");
+  o.template_override.source += "{% for %}";
+  EXPECT_TRUE(test::throws_error([&] { apply_chat_template(*tokenizer_, chat, o); },
+                                 {"chat template built-in template zephyr"}));
+  j["chat_template"] = 5;
+  io::write_file_atomic(config, j.dump());
+  EXPECT_TRUE(test::throws_error([&] { tokenizer_load(dir_.string()); },
+                                 {config, "\"chat_template\" must be a string"}));
 }
 
 }  // namespace

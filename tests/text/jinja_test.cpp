@@ -182,6 +182,57 @@ TEST(JinjaErrors, DeepNestingAndRecursionFailCleanly) {
                "maximum recursion depth exceeded");
 }
 
+// Templates ship inside downloaded tokenizer_config.json files: work that would run for minutes
+// or exhaust memory stops at once with the limit named (jinja2 itself would grind on).
+TEST(JinjaLimits, HugeValuesLongLoopsAndGrowingOutputStop) {
+  const char* kValue = "more than 16 MiB";
+  expect_error("{{ 'a' * 10000000000 }}", 1, 8, kValue);
+  expect_error("{{ [1, 2] * 10000000000 }}", 1, 11, kValue);
+  expect_error("{{ 'x' | center(10000000000) }}", 1, 10, kValue);
+  expect_error("{{ 'x'.ljust(10000000000) }}", 1, 8, kValue);
+  expect_error("{{ 'x'.zfill(10000000000) }}", 1, 8, kValue);
+  expect_error("{{ '%0999999999d' % 1 }}", 1, 19, kValue);
+  expect_error("{{ '%.999999999f' % 1.5 }}", 1, 19, kValue);
+  expect_error("{{ '{:999999999}'.format(1) }}", 1, 19, kValue);
+  expect_error("{{ 'x' | indent(10000000000) }}", 1, 10, kValue);
+  expect_error("{{ ('a' * 1000000).replace('a', 'b' * 1000000) }}", 1, 20, kValue);
+  expect_error(
+      "{% set r = range(100000) %}{% for i in r %}{% for j in r %}{% endfor %}{% endfor %}", 1, 47,
+      "more than 10000000 steps");
+  expect_error(
+      "{% set ns = namespace(s='') %}{% for i in range(100000) %}"
+      "{% set ns.s = ns.s ~ ('x' * 10000) %}{% endfor %}",
+      1, 78, "more than 256 MiB");
+  expect_error("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", 1, 32,
+               "rendered text grew past 16 MiB");
+  // Ordinary work is untouched, and each render has its own budget.
+  const Template t("{% for i in range(100000) %}{{ i % 10 }}{% endfor %}");
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(t.render(Json::object()).size(), 100000u);
+}
+
+// Long flat chains nest too: a + b + c + ... is a tree as deep as the chain is long, which
+// evaluating and freeing would recurse through (a stack overflow at 20,000 links).
+TEST(JinjaErrors, LongChainsFailCleanly) {
+  std::string sum = "{{ 1";
+  std::string filters = "{{ 'x'";
+  std::string attrs = "{{ x";
+  for (int i = 0; i < 20000; ++i) {
+    sum += " + 1";
+    filters += " | upper";
+    attrs += ".a";
+  }
+  for (const std::string& t : {sum + " }}", filters + " }}", attrs + " }}"}) {
+    try {
+      Template{t};
+      ADD_FAILURE() << "parsed a chain of 20000 links";
+    } catch (const TemplateError& e) {
+      EXPECT_NE(std::string(e.what()).find("chains or nests more than 300"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(render("{{ 1 + 1 + 1 + 1 }}{{ 'a' | upper | lower }}"), "4a");
+}
+
 TEST(JinjaErrors, SandboxRefusesMutation) {
   Json ctx = Json::parse(R"({"items": [1, 2], "d": {"a": 1}})");
   expect_error("{{ items.append(3) }}", 1, 10,

@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <tuple>
 
 #include "core/error.h"
 #include "io/files.h"
 #include "support/compare.h"
+#include "support/errors.h"
 #include "text/sentencepiece.h"
 #include "text/tokenizer.h"
 
@@ -311,6 +314,106 @@ TEST_F(TokenizerDir, UnknownComponentsAreNamed) {
   fast.backend = "fast";
   EXPECT_NE(error_of(fast).find("backend"), std::string::npos);
   EXPECT_THROW(tokenizer_load("/nonexistent/model"), Error);
+}
+
+// Hostile or broken files: every error names the file and what is wrong in it.
+TEST_F(TokenizerDir, MalformedValuesAndRegexesNameTheFile) {
+  if (!fs::exists(fixture("llama2-tokenizer/tokenizer.json"))) GTEST_SKIP() << "no fixtures";
+  const std::string file = (dir_ / "tokenizer.json").string();
+  write_tokenizer([](json& j) {
+    j["added_tokens"].push_back({{"id", 1000000000000}, {"content", "<big>"}, {"special", true}});
+  });
+  EXPECT_NE(error_of().find(file + ": added_tokens[3]: \"id\" must be an integer that fits 32"),
+            std::string::npos)
+      << error_of();
+  write_tokenizer([](json& j) {  // an id past the vocabulary would size the embeddings by it
+    j["added_tokens"].push_back({{"id", 40000}, {"content", "<far>"}, {"special", true}});
+  });
+  EXPECT_NE(error_of().find("id 40000 is outside the vocabulary"), std::string::npos) << error_of();
+  write_tokenizer([](json& j) { j["added_tokens"][0]["content"] = 5; });
+  EXPECT_NE(error_of().find("\"content\" must be a string"), std::string::npos) << error_of();
+  write_tokenizer([](json& j) { j["decoder"]["decoders"][0]["content"] = 5; });
+  EXPECT_NE(error_of().find(file + ": not a tokenizer.json"), std::string::npos) << error_of();
+  write_tokenizer([](json& j) {
+    j["pre_tokenizer"] = {{"type", "Split"},
+                          {"pattern", {{"Regex", "(a"}}},
+                          {"behavior", "Isolated"},
+                          {"invert", false}};
+  });
+  EXPECT_NE(error_of().find(file + ": regular expression (a does not compile"), std::string::npos)
+      << error_of();
+  // A pattern that backtracks catastrophically is stopped by PCRE2's limits, naming the file.
+  write_tokenizer([](json& j) {
+    j["normalizer"] = nullptr;
+    j["pre_tokenizer"] = {{"type", "Split"},
+                          {"pattern", {{"Regex", "(a|aa)+$"}}},
+                          {"behavior", "Isolated"},
+                          {"invert", false}};
+  });
+  const auto t = tokenizer_load(dir_.string());
+  try {
+    t->encode(std::string(80, 'a') + "b");
+    ADD_FAILURE() << "a catastrophic pattern ran to the end";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(file + ": regular expression (a|aa)+$ failed"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// Vocabularies and special tokens that a real file never has: each is named, not absorbed.
+TEST_F(TokenizerDir, InconsistentVocabulariesAndRunawayComponentsAreRefused) {
+  if (!fs::exists(fixture("llama2-tokenizer/tokenizer.json"))) GTEST_SKIP() << "no fixtures";
+  const auto fails = [&](const std::function<void(json&)>& edit, const std::string& part) {
+    write_tokenizer(edit);
+    const std::string e = error_of();
+    EXPECT_NE(e.find(part), std::string::npos) << part << " | " << e;
+  };
+  fails([](json& j) { j["model"]["vocab"]["\u2581the"] = 1.5; }, "is not an integer from 0 to");
+  fails([](json& j) { j["model"]["vocab"]["\u2581the"] = 40000; }, "vocab id 40000");
+  fails([](json& j) { j["model"]["vocab"]["\u2581the"] = 2147483648LL; }, "vocab id 2147483648");
+  fails([](json& j) { j["model"]["vocab"]["\u2581the"] = 5; }, "vocab id 5 is given to both");
+  fails(
+      [](json& j) {
+        j["added_tokens"].push_back({{"id", 1}, {"content", "<dup>"}});
+      },
+      "\"<dup>\" claims id 1, which the vocabulary gives to \"<s>\"");
+  fails(
+      [](json& j) {
+        j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", ""}};
+      },
+      "Metaspace \"replacement\" must be one character");
+  // Thirty doublings of every "a" would be 2^30 times the text: stopped at the first that
+  // passes 16x.
+  write_tokenizer([](json& j) {
+    json steps = json::array();
+    for (int i = 0; i < 30; ++i) {
+      steps.push_back({{"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", "aa"}});
+    }
+    j["normalizer"] = {{"type", "Sequence"}, {"normalizers", steps}};
+  });
+  const auto t = tokenizer_load(dir_.string());
+  EXPECT_TRUE(
+      test::throws_error([&] { t->encode("a banana"); }, {"tokenizer.json", "more than 16 times"}));
+}
+
+TEST_F(TokenizerDir, ConfigValuesOfTheWrongTypeAreNamed) {
+  if (!fs::exists(fixture("llama2-tokenizer/tokenizer.json"))) GTEST_SKIP() << "no fixtures";
+  fs::copy_file(fixture("llama2-tokenizer/tokenizer.json"), dir_ / "tokenizer.json");
+  const json base = io::read_json(fixture("llama2-tokenizer/tokenizer_config.json"));
+  for (const auto& [key, value, part] : std::vector<std::tuple<std::string, json, std::string>>{
+           {"bos_token", 5, "\"bos_token\" must be a token string"},
+           {"add_bos_token", "yes", "\"add_bos_token\" must be true or false"},
+           {"legacy", 1, "\"legacy\" must be true or false"},
+           {"tokenizer_class", 7, "\"tokenizer_class\" must be a string"},
+           {"added_tokens_decoder", {{"abc", {{"content", "x"}}}}, "must be a token id"}}) {
+    json config = base;
+    config[key] = value;
+    io::write_file_atomic((dir_ / "tokenizer_config.json").string(), config.dump());
+    const std::string e = error_of();
+    EXPECT_NE(e.find(part), std::string::npos) << key << ": " << e;
+    EXPECT_NE(e.find("tokenizer_config.json"), std::string::npos) << e;
+  }
 }
 
 TEST_F(TokenizerDir, ConfigSpecialTokensAndBosEosRules) {

@@ -211,9 +211,9 @@ Value filter_format(Renderer&, const Value& v, CallArgs& a) {
 Value filter_indent(Renderer&, const Value& v, CallArgs& a) {
   auto p = bind_args("indent", a,
                      {{"width", Value(4)}, {"first", Value(false)}, {"blank", Value(false)}});
-  std::string indention =
-      p[0].is_string() ? p[0].as_string()
-                       : std::string(size_t(std::max<int64_t>(0, to_index(p[0], "width"))), ' ');
+  const int64_t width = p[0].is_string() ? 0 : std::max<int64_t>(0, to_index(p[0], "width"));
+  budget_bytes(static_cast<uint64_t>(width));
+  std::string indention = p[0].is_string() ? p[0].as_string() : std::string(size_t(width), ' ');
   std::string s = py_str(v) + "\n";
   std::vector<std::string> lines = py_splitlines(s, false);
   std::string rv;
@@ -503,7 +503,9 @@ Value filter_tojson(Renderer&, const Value& v, CallArgs& a) {
     o.indent = p[1].as_string();
   } else if (!p[1].is_none()) {
     o.has_indent = true;
-    o.indent = std::string(size_t(std::max<int64_t>(0, to_index(p[1], "indent"))), ' ');
+    const int64_t width = std::max<int64_t>(0, to_index(p[1], "indent"));
+    budget_bytes(static_cast<uint64_t>(width));
+    o.indent = std::string(size_t(width), ' ');
   }
   if (o.has_indent) o.item_separator = ",";
   if (!p[2].is_none()) {

@@ -306,6 +306,7 @@ const std::map<std::string, StrMethod>& string_methods() {
          auto v = bind_args("zfill", a, {{"width", std::nullopt}});
          int64_t pad = to_index(v[0], "width") - utf8_length(s);
          if (pad <= 0) return Value(s);
+         budget_bytes(static_cast<uint64_t>(pad));
          size_t sign = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
          std::string out = s;
          out.insert(sign, std::string(size_t(pad), '0'));

@@ -17,6 +17,13 @@ namespace {
 }
 
 Value repeat(const Value& seq, int64_t n) {
+  if (n > 0) {
+    if (seq.is_string()) {
+      budget_bytes(seq.as_string().size(), static_cast<uint64_t>(n));
+    } else {
+      budget_bytes(seq.as_list().size() * sizeof(Value), static_cast<uint64_t>(n));
+    }
+  }
   if (seq.is_string()) {
     std::string out;
     for (int64_t i = 0; i < n; ++i) out += seq.as_string();
@@ -482,13 +489,17 @@ std::string format_percent(const std::string& fmt, const Value& args, bool escap
     while (i < fmt.size() && std::string("-+ #0").find(fmt[i]) != std::string::npos)
       flags.push_back(fmt[i++]);
     int width = 0, precision = -1;
-    while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i])))
+    while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) {
       width = width * 10 + (fmt[i++] - '0');
+      budget_bytes(static_cast<uint64_t>(width));  // before it overflows or pads
+    }
     if (i < fmt.size() && fmt[i] == '.') {
       precision = 0;
       ++i;
-      while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i])))
+      while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) {
         precision = precision * 10 + (fmt[i++] - '0');
+        budget_bytes(static_cast<uint64_t>(precision));
+      }
     }
     if (i >= fmt.size()) fail("incomplete format");
     if (!source) {

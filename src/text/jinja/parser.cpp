@@ -41,6 +41,19 @@ class Parser {
     }
     ~Nesting() { --p.depth_; }
   };
+  // A left-associative chain (a + b + c, x | f | g, a.b.c) nests each link inside the next, so
+  // each link counts as one level of nesting too: evaluating and freeing the tree recurse.
+  struct Chain {
+    Parser& p;
+    int links = 0;
+    explicit Chain(Parser& parser) : p(parser) {}
+    void link() {
+      ++links;
+      if (++p.depth_ > kMaxDepth)
+        p.fail(str("an expression chains or nests more than ", kMaxDepth, " operations"));
+    }
+    ~Chain() { p.depth_ -= links; }
+  };
 
   const Token& cur() const { return tokens_[pos_]; }
   const Token& look() const { return tokens_[std::min(pos_ + 1, tokens_.size() - 1)]; }
@@ -384,7 +397,9 @@ class Parser {
   ExprPtr parse_condexpr() {
     Nesting nesting(*this);
     ExprPtr expr = parse_or();
+    Chain chain(*this);
     while (is_name(cur(), "if")) {
+      chain.link();
       Location loc = next().loc;
       ExprPtr e = make(ExprKind::CondExpr, loc);
       e->items.push_back(parse_or());
@@ -405,7 +420,9 @@ class Parser {
 
   ExprPtr parse_or() {
     ExprPtr left = parse_and();
+    Chain chain(*this);
     while (is_name(cur(), "or")) {
+      chain.link();
       Location loc = next().loc;
       left = binary(ExprKind::Or, loc, std::move(left), parse_and());
     }
@@ -414,7 +431,9 @@ class Parser {
 
   ExprPtr parse_and() {
     ExprPtr left = parse_not();
+    Chain chain(*this);
     while (is_name(cur(), "and")) {
+      chain.link();
       Location loc = next().loc;
       left = binary(ExprKind::And, loc, std::move(left), parse_not());
     }
@@ -463,7 +482,9 @@ class Parser {
 
   ExprPtr parse_math1() {
     ExprPtr left = parse_concat();
+    Chain chain(*this);
     while (is_op(cur(), "+") || is_op(cur(), "-")) {
+      chain.link();
       const Token& t = next();
       left = binary(ExprKind::Binary, t.loc, std::move(left), parse_concat(), t.value);
     }
@@ -481,7 +502,9 @@ class Parser {
 
   ExprPtr parse_math2() {
     ExprPtr left = parse_pow();
+    Chain chain(*this);
     while (is_op(cur(), "*") || is_op(cur(), "/") || is_op(cur(), "//") || is_op(cur(), "%")) {
+      chain.link();
       const Token& t = next();
       left = binary(ExprKind::Binary, t.loc, std::move(left), parse_pow(), t.value);
     }
@@ -490,7 +513,9 @@ class Parser {
 
   ExprPtr parse_pow() {
     ExprPtr left = parse_unary(true);
+    Chain chain(*this);
     while (is_op(cur(), "**")) {
+      chain.link();
       const Token& t = next();
       left = binary(ExprKind::Binary, t.loc, std::move(left), parse_unary(true), "**");
     }
@@ -579,7 +604,9 @@ class Parser {
   }
 
   ExprPtr parse_postfix(ExprPtr node) {
+    Chain chain(*this);
     while (true) {
+      chain.link();
       if (is_op(cur(), ".") || is_op(cur(), "[")) {
         node = parse_subscript(std::move(node));
       } else if (is_op(cur(), "(")) {
@@ -591,7 +618,9 @@ class Parser {
   }
 
   ExprPtr parse_filter_expr(ExprPtr node) {
+    Chain chain(*this);
     while (true) {
+      chain.link();
       if (is_op(cur(), "|")) {
         node = parse_filter(std::move(node), false);
       } else if (is_name(cur(), "is")) {
@@ -705,7 +734,9 @@ class Parser {
   }
 
   ExprPtr parse_filter(ExprPtr node, bool start_inline) {
+    Chain chain(*this);
     while (is_op(cur(), "|") || start_inline) {
+      chain.link();
       if (!start_inline) next();
       start_inline = false;
       Location loc = cur().loc;

@@ -1,10 +1,13 @@
 #include "text/jinja/pystr.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "text/jinja/budget.h"
 
 namespace llmtune::text::jinja {
 
@@ -357,6 +360,8 @@ std::string py_capitalize(std::string_view s) {
 std::string py_replace(std::string_view s, std::string_view old, std::string_view repl,
                        int64_t count) {
   if (count < 0) count = INT64_MAX;
+  const int64_t hits = std::min(count, py_count(s, old));
+  budget_bytes(s.size() + static_cast<uint64_t>(hits) * repl.size());
   std::string out;
   if (old.empty()) {
     std::u32string u = utf8_decode(s);
@@ -401,6 +406,7 @@ std::string py_center(std::string_view s, int64_t width, char32_t fill, int alig
   int64_t len = utf8_length(s);
   int64_t marg = width - len;
   if (marg <= 0) return std::string(s);
+  budget_bytes(static_cast<uint64_t>(marg), 4);  // up to 4 UTF-8 bytes per fill character
   int64_t left = align < 0 ? 0 : align > 0 ? marg : marg / 2 + (marg & width & 1);
   std::string out;
   for (int64_t i = 0; i < left; ++i) utf8_append(out, fill);

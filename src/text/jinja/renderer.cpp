@@ -1,5 +1,6 @@
 #include "text/jinja/renderer.h"
 
+#include "text/jinja/budget.h"
 #include "text/jinja/ops.h"
 #include "text/jinja/pystr.h"
 
@@ -48,6 +49,7 @@ Renderer::Flow Renderer::exec(const Body& body, std::string& out) {
 
 Renderer::Flow Renderer::exec_node(const Node& n, std::string& out) {
   try {
+    budget_step();
     switch (n.kind) {
       case NodeKind::Text:
         out += n.text;
@@ -91,6 +93,9 @@ Renderer::Flow Renderer::exec_node(const Node& n, std::string& out) {
         exec_with(n, out);
         break;
     }
+    if (out.size() > kMaxValueBytes)
+      fail(str("the rendered text grew past ", kMaxValueBytes >> 20,
+               " MiB, the limit of one render"));
   } catch (const Failure& f) {
     throw_template_error(f.message, n.loc);
   }
@@ -122,6 +127,7 @@ Renderer::Flow Renderer::exec_for(const Node& n, std::string& out) {
   // iteration left by break or continue does not count.
   bool completed = false;
   for (size_t i = 0; i < loop->items->size(); ++i) {
+    budget_step();  // an empty body still costs a step per iteration
     loop->index0 = i;
     FrameGuard guard(*this, int(frames_.size()) - 1);
     assign(n.target, (*loop->items)[i]);
@@ -277,6 +283,7 @@ void Renderer::assign(const Target& target, const Value& value) {
 
 Value Renderer::eval(const Expr& e) {
   try {
+    budget_step();
     return eval_impl(e);
   } catch (const Failure& f) {
     throw_template_error(f.message, e.loc);

@@ -25,6 +25,7 @@ std::string Template::render(const nlohmann::ordered_json& context) const {
   if (!context.is_object())
     throw Error("chat template context must be a JSON object, got " +
                 std::string(context.type_name()));
+  RenderBudget budget;
   Value variables;
   try {
     variables = from_json(context);

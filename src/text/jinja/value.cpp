@@ -17,14 +17,17 @@ Value Value::undefined(std::string message) {
 }
 
 Value Value::list(ValueList items) {
+  budget_bytes(items.size(), sizeof(Value));
   return Value(ListRef{std::make_shared<const ValueList>(std::move(items)), nullptr});
 }
 
 Value Value::tuple(ValueList items) {
+  budget_bytes(items.size(), sizeof(Value));
   return Value(TupleRef{std::make_shared<const ValueList>(std::move(items))});
 }
 
 Value Value::view(ValueList items, std::shared_ptr<const ViewInfo> info) {
+  budget_bytes(items.size(), sizeof(Value));
   return Value(ListRef{std::make_shared<const ValueList>(std::move(items)), std::move(info)});
 }
 
@@ -384,6 +387,7 @@ ValueList iterate(const Value& v) {
     case Value::Kind::String: {
       ValueList chars;
       const std::string& s = v.as_string();
+      budget_bytes(s.size(), sizeof(Value));
       if (is_ascii(s)) {
         for (char c : s) chars.emplace_back(std::string(1, c));
       } else {

@@ -15,6 +15,8 @@
 #include <variant>
 #include <vector>
 
+#include "text/jinja/budget.h"
+
 namespace llmtune::text::jinja {
 
 // A runtime failure without a location yet; the renderer adds the line and column of the
@@ -93,8 +95,8 @@ class Value {
   Value(int64_t i) : data_(i) {}
   Value(int i) : data_(int64_t(i)) {}
   Value(double f) : data_(f) {}
-  Value(std::string s) : data_(std::move(s)) {}
-  Value(const char* s) : data_(std::string(s)) {}
+  Value(std::string s) : data_((budget_bytes(s.size()), std::move(s))) {}
+  Value(const char* s) : Value(std::string(s)) {}
   static Value list(ValueList items);
   static Value tuple(ValueList items);
   static Value view(ValueList items, std::shared_ptr<const ViewInfo> info);
