@@ -11,6 +11,7 @@
 #include "config/experiment.h"
 #include "config/keys.h"
 #include "core/error.h"
+#include "core/json.h"
 
 namespace llmtune::config {
 
@@ -216,14 +217,21 @@ DeepSpeedConfig parse(const json& j, const Locator& loc, const TrainingArgs& arg
 DeepSpeedConfig deepspeed_load(const std::string& path, const TrainingArgs& args,
                                int64_t world_size) {
   const std::string text = read_text_file(path, "DeepSpeed config");
+  json_check_depth(text, path);
   json j;
+  std::string duplicate;
   try {
-    j = json::parse(text);
+    j = json_parse_keys(text, &duplicate);
   } catch (const json::parse_error& e) {
     std::string what = e.what();  // "[json.exception.parse_error.101] parse error at line 3..."
     const size_t bracket = what.find("] ");
     if (bracket != std::string::npos) what = what.substr(bracket + 2);
     throw Error(str(path, ": invalid JSON: ", what));
+  } catch (const json::out_of_range& e) {  // a number past the double range
+    throw Error(str(path, ": invalid JSON: ", e.what()));
+  }
+  if (!duplicate.empty()) {
+    throw Error(str(path, ": \"", duplicate, "\" is given twice in one object; keep one"));
   }
   // JSON is YAML, so yaml-cpp gives each key its line for messages; a file it cannot read
   // simply gets messages without lines.

@@ -159,8 +159,62 @@ void keys_check(const json& obj, const std::string& prefix, const Locator& loc) 
   }
 }
 
+// The ranges of numeric settings (DeepSpeed's own checks, and what makes sense at all): a loss
+// scale of 2^5000 is infinite and skips every step; a bucket of 1e30 elements overflows.
+struct Bound {
+  std::string_view key;
+  double min;
+  bool min_open;
+  double max;
+};
+constexpr double kHuge = 4.6e18;  // about 2^62 elements or steps
+const Bound kBounds[] = {
+    {"fp16.loss_scale", 0, false, 1e30},  // 0: dynamic
+    {"fp16.initial_scale_power", 0, false, 64},
+    {"fp16.loss_scale_window", 1, false, kHuge},
+    {"fp16.hysteresis", 1, false, kHuge},
+    {"fp16.min_loss_scale", 0, true, 1e30},
+    {"optimizer.params.lr", 0, false, 1e6},
+    {"optimizer.params.eps", 0, true, 1},
+    {"optimizer.params.weight_decay", 0, false, 1e6},
+    {"scheduler.params.warmup_min_lr", 0, false, 1e6},
+    {"scheduler.params.warmup_max_lr", 0, false, 1e6},
+    {"scheduler.params.warmup_num_steps", 0, false, kHuge},
+    {"scheduler.params.total_num_steps", 1, false, kHuge},
+    {"scheduler.params.warmup_min_ratio", 0, false, 1},
+    {"scheduler.params.cos_min_ratio", 0, false, 1},
+    {"zero_optimization.reduce_bucket_size", 1, false, kHuge},
+    {"zero_optimization.stage3_prefetch_bucket_size", 0, false, kHuge},
+    {"zero_optimization.stage3_param_persistence_threshold", 0, false, kHuge},
+    {"zero_optimization.stage3_max_live_parameters", 0, false, kHuge},
+    {"zero_optimization.stage3_max_reuse_distance", 0, false, kHuge},
+    {"zero_optimization.allgather_bucket_size", 1, false, kHuge},
+    {"zero_optimization.sub_group_size", 1, false, kHuge},
+    {"gradient_accumulation_steps", 1, false, kHuge},
+    {"gradient_clipping", 0, false, 1e30},
+    {"train_batch_size", 1, false, kHuge},
+    {"train_micro_batch_size_per_gpu", 1, false, kHuge},
+};
+
 // Checks what the key table cannot: value ranges, supported optimizer, scheduler and offload.
 void semantics_check(const json& j, const Locator& loc) {
+  for (const Bound& b : kBounds) {
+    const json* v = deepspeed_find(j, b.key);
+    if (v == nullptr || !v->is_number()) continue;  // "auto", or absent
+    const double x = v->get<double>();
+    if (!(b.min_open ? x > b.min : x >= b.min) || !(x <= b.max)) {
+      fail_at(loc, std::string(b.key),
+              str("is ", v->dump(), "; it must be ", b.min_open ? "> " : ">= ", b.min,
+                  " and <= ", b.max));
+    }
+  }
+  if (const json* betas = deepspeed_find(j, "optimizer.params.betas"); betas && betas->is_array()) {
+    for (const json& b : *betas) {
+      if (b.is_number() && !(b.get<double>() >= 0 && b.get<double>() < 1))
+        fail_at(loc, "optimizer.params.betas",
+                str("are ", betas->dump(), "; each must be in [0, 1)"));
+    }
+  }
   if (const json* s = deepspeed_find(j, "zero_optimization.stage")) {
     const int64_t stage = read_int(*s, "zero_optimization.stage", loc);
     if (stage < 0 || stage > 3) fail_at(loc, "zero_optimization.stage", "must be 0, 1, 2 or 3");

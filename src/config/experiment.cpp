@@ -147,7 +147,18 @@ Searcher searcher_parse(const json& root, const Locator& loc, std::vector<std::s
                 near.empty() ? "" : str("; did you mean '", near, "'?")));
   }
   check_keys(sj, "searcher", kSearcherKeys, loc);
-  if (sj.contains("metric")) s.metric = read_string(sj["metric"], "searcher.metric", loc);
+  if (sj.contains("metric")) {
+    s.metric = read_string(sj["metric"], "searcher.metric", loc);
+    // What the trials report on the validation split, and so what checkpoints are kept by.
+    static const std::vector<std::string_view> kMetrics = {"eval_loss", "eval_accuracy",
+                                                           "eval_bleu"};
+    if (std::find(kMetrics.begin(), kMetrics.end(), s.metric) == kMetrics.end()) {
+      const std::string near = key_closest(s.metric, kMetrics);
+      fail_at(loc, "searcher.metric",
+              str("'", s.metric, "' is not a metric trials report (eval_loss, eval_accuracy or ",
+                  "eval_bleu)", near.empty() ? "" : str("; did you mean '", near, "'?")));
+    }
+  }
   if (sj.contains("smaller_is_better")) {
     s.smaller_is_better = read_bool(sj["smaller_is_better"], "searcher.smaller_is_better", loc);
   }
@@ -278,6 +289,7 @@ void max_length_notice(ExperimentConfig& e) {
 
 ExperimentConfig experiment_load(const std::string& path,
                                  const std::vector<std::string>& overrides) {
+  const Activity activity("reading the experiment config " + path);
   return experiment_parse(read_text_file(path, "experiment file"), path, overrides);
 }
 

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "core/error.h"
+#include "model/lora.h"
 
 namespace llmtune::config {
 
@@ -66,7 +67,7 @@ const std::vector<Field<TrainingArgs>>& training_fields() {
       {"weight_decay", &A::weight_decay, kNonNegative},
       {"adam_beta1", &A::adam_beta1, kUnitOpen},
       {"adam_beta2", &A::adam_beta2, kUnitOpen},
-      {"adam_epsilon", &A::adam_epsilon, kNonNegative},
+      {"adam_epsilon", &A::adam_epsilon, kPositive},  // 0 divides by zero where v is 0
       {"max_grad_norm", &A::max_grad_norm, kNonNegative},
       {"lr_scheduler_type",
        &A::lr_scheduler_type,
@@ -341,6 +342,11 @@ void hyperparameters_check(const json& hp, const Locator& loc, std::vector<std::
       hyperparameter_value_check(name, v, key, loc, notices);
     }
   }
+  if (!hp.contains("dataset") || hp["dataset"].is_null()) {
+    add_notice(notices,
+               "hyperparameters.dataset is not set: trials train on llmtune's built-in synthetic "
+               "text-to-SQL set (give a prepared directory or a records file to use your data)");
+  }
   if (!hp.contains("model") || hp["model"].is_null()) {
     fail_at(loc, "hyperparameters",
             "'model' is required: the directory of a Hugging Face model (config.json and "
@@ -355,11 +361,27 @@ void trial_field_set(TrialConfig& t, const std::string& name, const json& v, con
     if (v.is_null()) return;
     if (v.is_string()) {  // PEFT also takes one name
       t.lora_target_modules.push_back(v.get<std::string>());
-      return;
+    } else if (!v.is_array()) {
+      fail_at(loc, key, str("expected a list of module names, got ", describe(v)));
     }
-    if (!v.is_array()) fail_at(loc, key, str("expected a list of module names, got ", describe(v)));
-    for (size_t i = 0; i < v.size(); ++i) {
+    for (size_t i = 0; v.is_array() && i < v.size(); ++i) {
       t.lora_target_modules.push_back(read_string(v[i], str(key, "[", i, "]"), loc));
+    }
+    // The model's own check, here so that the error names the file and line.
+    const std::vector<std::string>& known = model::lora_supported_modules();
+    for (size_t i = 0; i < t.lora_target_modules.size(); ++i) {
+      const std::string& m = t.lora_target_modules[i];
+      if (m == "all-linear" && t.lora_target_modules.size() == 1) break;
+      if (std::find(known.begin(), known.end(), m) == known.end()) {
+        std::vector<std::string_view> names(known.begin(), known.end());
+        const std::string near = key_closest(m, names);
+        std::string list;
+        for (const std::string& k : known) list += k + ", ";
+        fail_at(loc, v.is_array() ? str(key, "[", i, "]") : key,
+                str("'", m, "' is not a module LoRA can target",
+                    near.empty() ? "" : str(" (did you mean '", near, "'?)"), "; choose from ",
+                    list, "or all-linear"));
+      }
     }
     return;
   }

@@ -1,5 +1,6 @@
 #include "config/keys.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace llmtune::config {
 
@@ -65,6 +67,9 @@ json yaml_plain_scalar(const std::string& s) {
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+  // No number a config holds is this long, and libstdc++'s regex matching recurses once per
+  // character: a 100,000-character scalar would overflow the stack.
+  if (s.size() > 256) return s;
   static const std::regex kInt("[-+]?[0-9]+");
   static const std::regex kHex("0x[0-9a-fA-F]+");
   static const std::regex kOct("0o[0-7]+");
@@ -96,8 +101,31 @@ std::string origin_line(const std::string& label, const YAML::Mark& mark) {
   return str(label, ":", mark.line + 1);
 }
 
-json yaml_convert(const YAML::Node& node, const std::string& path, const std::string& label,
-                  std::vector<KeyOrigin>& keys) {
+// Limits on what a YAML document may become. Aliases (*name) repeat what an anchor (&name)
+// names, so a few lines can stand for billions of values ("billion laughs"); configs have a few
+// hundred values and nest a few levels.
+constexpr int64_t kMaxYamlValues = 100000;
+constexpr int kMaxYamlDepth = 64;
+
+struct YamlWalk {
+  const std::string& label;
+  std::vector<KeyOrigin>& keys;
+  int64_t values = 0;
+};
+
+json yaml_convert(const YAML::Node& node, const std::string& path, YamlWalk& walk, int depth) {
+  const std::string& label = walk.label;
+  if (++walk.values > kMaxYamlValues) {
+    throw Error(str(origin_line(label, node.Mark()), ": the YAML expands to more than ",
+                    kMaxYamlValues,
+                    " values (aliases * repeat what their anchor & names); an experiment config "
+                    "needs far fewer: the file is damaged or hostile"));
+  }
+  if (depth > kMaxYamlDepth) {
+    throw Error(str(origin_line(label, node.Mark()), ": YAML nested deeper than ", kMaxYamlDepth,
+                    " levels at '", path, "'; an experiment config needs a few"));
+  }
+  std::vector<KeyOrigin>& keys = walk.keys;
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -105,12 +133,21 @@ json yaml_convert(const YAML::Node& node, const std::string& path, const std::st
     case YAML::NodeType::Scalar:
       // yaml-cpp tags quoted and block scalars "!", plain ones "?".
       if (node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str") return node.Scalar();
-      return yaml_plain_scalar(node.Scalar());
+      {
+        json value = yaml_plain_scalar(node.Scalar());
+        // JSON (the store, the stored config) has no infinity or NaN: they would come back as
+        // null, which means "the default". No setting takes them.
+        if (value.is_number_float() && !std::isfinite(value.get<double>())) {
+          throw Error(str(origin_line(label, node.Mark()), ": '", path, "' is ", node.Scalar(),
+                          "; give a finite number"));
+        }
+        return value;
+      }
     case YAML::NodeType::Sequence: {
       json out = json::array();
       size_t i = 0;
       for (const YAML::Node& item : node) {
-        out.push_back(yaml_convert(item, str(path, "[", i++, "]"), label, keys));
+        out.push_back(yaml_convert(item, str(path, "[", i++, "]"), walk, depth + 1));
       }
       return out;
     }
@@ -132,7 +169,7 @@ json yaml_convert(const YAML::Node& node, const std::string& path, const std::st
                           "' (first written at ", first, "); keep one"));
         }
         keys.push_back({full, origin_line(label, it->first.Mark())});
-        out[name] = yaml_convert(it->second, full, label, keys);
+        out[name] = yaml_convert(it->second, full, walk, depth + 1);
       }
       return out;
     }
@@ -146,6 +183,9 @@ YamlJson yaml_to_json(const std::string& text, const std::string& label) {
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(text);
+  } catch (const YAML::DeepRecursion& e) {  // its message is yaml-cpp's "bad file"
+    throw Error(str(label, ":", e.mark.line + 1, ": invalid YAML: nested deeper than ", e.depth(),
+                    " levels; an experiment config needs a few"));
   } catch (const YAML::ParserException& e) {
     throw Error(str(label, ":", e.mark.line + 1, ": invalid YAML: ", e.msg));
   } catch (const YAML::Exception& e) {
@@ -156,7 +196,8 @@ YamlJson yaml_to_json(const std::string& text, const std::string& label) {
                     " documents (separated by ---); an experiment is one document"));
   }
   YamlJson out;
-  if (!docs.empty()) out.value = yaml_convert(docs[0], "", label, out.keys);
+  YamlWalk walk{label, out.keys};
+  if (!docs.empty()) out.value = yaml_convert(docs[0], "", walk, 0);
   return out;
 }
 
@@ -245,7 +286,10 @@ int64_t read_int(const json& v, const std::string& key, const Locator& loc) {
 }
 
 double read_number(const json& v, const std::string& key, const Locator& loc) {
-  if (v.is_number()) return v.get<double>();
+  if (v.is_number() && std::isfinite(v.get<double>())) return v.get<double>();
+  if (v.is_number()) {  // a search value such as base^maxval can overflow
+    fail_at(loc, key, str("is ", v.get<double>(), "; it must be a finite number"));
+  }
   fail_at(loc, key, str("expected a number, got ", describe(v)));
 }
 
@@ -265,11 +309,16 @@ const json& read_map(const json& v, const std::string& key, const Locator& loc) 
 }
 
 std::string read_text_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(str("cannot read ", what, " '", path, "': ", std::strerror(errno)));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  try {
+    return read_file(path);
+  } catch (const OutOfMemory&) {
+    throw;
+  } catch (const Error& e) {
+    std::string why = e.what();
+    const std::string prefix = "cannot open " + path + ": ";
+    if (why.starts_with(prefix)) why = why.substr(prefix.size());
+    throw Error(str("cannot read ", what, " '", path, "': ", why));
+  }
 }
 
 }  // namespace llmtune::config

@@ -1,5 +1,7 @@
 #include "io/hf_checkpoint.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -82,8 +84,9 @@ const std::string& WeightSet::file_of(const std::string& name) const {
   return where_.at(name);
 }
 
-void model_load_weights(model::LlamaModel& model, const std::string& dir) {
-  const WeightSet weights = WeightSet::open(dir);
+namespace {
+
+void load_weights(model::LlamaModel& model, const WeightSet& weights, const std::string& dir) {
   const bool tied = model.config().tie_word_embeddings;
   std::map<std::string, bool> used;
   for (model::ParamRef& p : model.parameters()) {
@@ -112,11 +115,44 @@ void model_load_weights(model::LlamaModel& model, const std::string& dir) {
   }
 }
 
+}  // namespace
+
+void model_load_weights(model::LlamaModel& model, const std::string& dir) {
+  load_weights(model, WeightSet::open(dir), dir);
+}
+
 std::unique_ptr<model::LlamaModel> model_load(const std::string& dir,
                                               const model::ModelOptions& options) {
+  const Activity activity("loading the model " + dir);
   auto config = model::ModelConfig::load(path_join(dir, "config.json"));
+  // Before anything is allocated: a config.json that describes far more parameters than the
+  // weights hold (edited to 10,000 layers, or of another model) stops here, and so does a
+  // model larger than this machine's memory. A tensor or two amiss is named precisely by the
+  // load below, which allocates no more than the weights' own size.
+  const WeightSet weights = WeightSet::open(dir);
+  int64_t held = 0;
+  for (const std::string& name : weights.names()) {
+    if (!ignorable(name, config.tie_word_embeddings)) held += weights.get(name).numel();
+  }
+  const int64_t want = config.parameter_count();
+  if (want > 2 * held + (int64_t{1} << 20)) {
+    throw Error(str(dir, ": config.json describes ", want, " parameters (",
+                    config.num_hidden_layers, " layers, hidden_size ", config.hidden_size,
+                    ", vocab_size ", config.vocab_size, ") but the weights hold ", held,
+                    "; the config and the weights are of different models"));
+  }
+  const double bytes =
+      static_cast<double>(want) *
+      static_cast<double>(dtype_size(
+          options.training == model::Training::kFull ? DType::F32 : options.frozen_dtype));
+  const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+  if (memory > 0 && bytes > memory) {
+    throw Error(str(dir, ": the model's ", want, " parameters need ", bytes / (1u << 30),
+                    " GiB, more than this machine's ", memory / (1u << 30),
+                    " GiB of memory; use a smaller model, or bf16 weights with LoRA"));
+  }
   auto m = std::make_unique<model::LlamaModel>(config, options);
-  model_load_weights(*m, dir);
+  load_weights(*m, weights, dir);
   return m;
 }
 

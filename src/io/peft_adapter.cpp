@@ -67,6 +67,10 @@ model::LoraConfig adapter_config_load(const std::string& dir) {
       throw Error(str(path, ": target_modules ", t.dump(), " is a regular expression, which ",
                       "llmtune does not support; list the module names instead"));
     } else if (t.is_array()) {
+      if (t.empty()) {
+        throw Error(str(path, ": target_modules is empty, so the adapter changes nothing; ",
+                        "list the modules it adapts"));
+      }
       for (const json& m : t) {
         if (!m.is_string()) throw Error(str(path, ": target_modules must hold strings"));
         c.target_modules.push_back(m.get<std::string>());
@@ -147,6 +151,7 @@ void load_lora_tensors(model::LlamaModel& model, const SafetensorsFile& file) {
 }  // namespace
 
 void adapter_load(model::LlamaModel& model, const std::string& dir) {
+  const Activity activity("loading the adapter " + dir);
   const model::LoraConfig config = adapter_config_load(dir);
   const std::string path = path_join(dir, kWeights);
   if (!file_exists(path)) throw Error(str(dir, ": no ", kWeights));

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "io/files.h"
 
 namespace llmtune::io {
@@ -56,12 +57,18 @@ int dtype_rank(const std::string& name) {
 }  // namespace
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
+  // O_NONBLOCK: a FIFO in a weights file's place must not block the open.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw Error(str("cannot open ", path, ": ", std::strerror(errno)));
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
     throw Error(str("cannot stat ", path, ": ", std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(str(path, S_ISDIR(st.st_mode) ? " is a directory" : " is not a regular file",
+                    "; a safetensors weights file is needed here"));
   }
   std::shared_ptr<SafetensorsFile> f(new SafetensorsFile());
   f->path_ = path;
@@ -89,24 +96,13 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   f->data_start_ = 8 + static_cast<size_t>(n);
 
   // Parse, refusing a key repeated within any object (nlohmann would keep the last one).
-  std::vector<std::set<std::string>> open_objects;
+  const std::string_view header_text(base + 8, static_cast<size_t>(n));
   std::string duplicate;
+  json_check_depth(header_text, path + " (header)");
   json header;
   try {
-    header = json::parse(base + 8, base + 8 + n, [&](int, json::parse_event_t event, json& parsed) {
-      if (event == json::parse_event_t::object_start) {
-        open_objects.emplace_back();
-      } else if (event == json::parse_event_t::object_end) {
-        open_objects.pop_back();
-      } else if (event == json::parse_event_t::key) {
-        const std::string key = parsed.get<std::string>();
-        if (!open_objects.back().insert(key).second && duplicate.empty()) {
-          duplicate = key;
-        }
-      }
-      return true;
-    });
-  } catch (const json::parse_error& e) {
+    header = json_parse_keys(header_text, &duplicate);
+  } catch (const json::exception& e) {
     bad(path, str("the header is not valid JSON: ", e.what()));
   }
   if (!duplicate.empty())

@@ -1,9 +1,12 @@
 #include "model/config.h"
 
+#include <algorithm>
 #include <cmath>
-#include <fstream>
+#include <type_traits>
 
 #include "core/error.h"
+#include "core/files.h"
+#include "core/json.h"
 
 namespace llmtune::model {
 
@@ -23,11 +26,15 @@ T get(const json& j, const char* k, const T& fallback, const std::string& where,
     }
     return fallback;
   }
+  // nlohmann would truncate 4.5 to an integer and accept 1e400 as a double: neither is meant.
+  bool ok = true;
+  if constexpr (std::is_same_v<T, int64_t>) ok = it->is_number_integer();
+  if constexpr (std::is_same_v<T, double>) ok = it->is_number() && std::isfinite(it->get<double>());
   try {
-    return it->get<T>();
+    if (ok) return it->get<T>();
   } catch (const json::exception&) {
-    throw Error(str(where, ": key \"", k, "\" has the wrong type (", it->dump(), ")"));
   }
+  throw Error(str(where, ": key \"", k, "\" has the wrong type (", it->dump(), ")"));
 }
 
 RopeScaling parse_rope_scaling(const json& j, const std::string& where) {
@@ -47,6 +54,11 @@ RopeScaling parse_rope_scaling(const json& j, const std::string& where) {
     s.high_freq_factor = get<double>(j, "high_freq_factor", 4.0, key, true);
     s.original_max_position_embeddings =
         get<int64_t>(j, "original_max_position_embeddings", 8192, key, true);
+    if (s.original_max_position_embeddings < 1 || !(s.low_freq_factor > 0) ||
+        !(s.high_freq_factor > s.low_freq_factor)) {
+      throw Error(str(key, ": needs original_max_position_embeddings >= 1 and ",
+                      "0 < low_freq_factor < high_freq_factor"));
+    }
   } else if (type == "default") {
     return s;
   } else {
@@ -95,12 +107,24 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
   c.sliding_window = mistral ? get<int64_t>(j, "sliding_window", 4096, where) : 0;
   if (mistral && j.contains("sliding_window") && j["sliding_window"].is_null())
     c.sliding_window = 0;
+  else if (mistral && c.sliding_window < 1)
+    throw Error(
+        str(where, ": \"sliding_window\" must be >= 1 (or null for none), got ", c.sliding_window));
   c.tie_word_embeddings = get<bool>(j, "tie_word_embeddings", false, where);
   c.initializer_range = get<double>(j, "initializer_range", 0.02, where);
   c.bos_token_id = get<int64_t>(j, "bos_token_id", 1, where);
-  c.eos_token_id = j.contains("eos_token_id") && j["eos_token_id"].is_array()
-                       ? j["eos_token_id"].at(0).get<int64_t>()
-                       : get<int64_t>(j, "eos_token_id", 2, where);
+  if (j.contains("eos_token_id") && j["eos_token_id"].is_array()) {  // Llama 3: several
+    const json& ids = j["eos_token_id"];
+    if (ids.empty() || !std::all_of(ids.begin(), ids.end(),
+                                    [](const json& id) { return id.is_number_integer(); })) {
+      throw Error(str(where,
+                      ": \"eos_token_id\" must be a token id or a non-empty list of ids, got ",
+                      ids.dump().substr(0, 60)));
+    }
+    c.eos_token_id = ids[0].get<int64_t>();
+  } else {
+    c.eos_token_id = get<int64_t>(j, "eos_token_id", 2, where);
+  }
 
   for (auto [key, value] : {std::pair{"vocab_size", c.vocab_size},
                             {"hidden_size", c.hidden_size},
@@ -110,6 +134,27 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
                             {"num_key_value_heads", c.num_key_value_heads},
                             {"max_position_embeddings", c.max_position_embeddings}}) {
     if (value <= 0) throw Error(str(where, ": \"", key, "\" must be positive, got ", value));
+  }
+  for (auto [key, id] :
+       {std::pair{"bos_token_id", c.bos_token_id}, {"eos_token_id", c.eos_token_id}}) {
+    if (id < 0 || id >= c.vocab_size) {
+      throw Error(str(where, ": \"", key, "\" ", id, " is outside the vocabulary (vocab_size ",
+                      c.vocab_size, ")"));
+    }
+  }
+  // The size, in floating point so that absurd values cannot overflow: no model llmtune can hold
+  // comes near 10^13 parameters, and parameter_count() stays exact below that.
+  const double h = static_cast<double>(c.hidden_size), heads = c.num_attention_heads,
+               kv = c.num_key_value_heads;
+  const double size =
+      static_cast<double>(c.vocab_size) * h * 2 +
+      static_cast<double>(c.num_hidden_layers) *
+          (h * h * 2 + h * h * 2 * kv / heads + 3 * h * static_cast<double>(c.intermediate_size));
+  if (size > 1e13 || static_cast<double>(c.max_position_embeddings) > 1e9) {
+    throw Error(str(where, ": vocab_size ", c.vocab_size, ", hidden_size ", c.hidden_size,
+                    ", intermediate_size ", c.intermediate_size, " and num_hidden_layers ",
+                    c.num_hidden_layers, " (max_position_embeddings ", c.max_position_embeddings,
+                    ") describe a model far beyond any Llama/Mistral; check config.json"));
   }
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
     throw Error(str(where, ": num_attention_heads (", c.num_attention_heads,
@@ -124,8 +169,8 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
     }
     c.head_dim = c.hidden_size / c.num_attention_heads;
   }
-  if (c.head_dim <= 0 || c.head_dim % 2 != 0) {
-    throw Error(str(where, ": head_dim must be positive and even, got ", c.head_dim));
+  if (c.head_dim <= 0 || c.head_dim % 2 != 0 || c.head_dim > 4096) {
+    throw Error(str(where, ": head_dim must be positive, even and at most 4096, got ", c.head_dim));
   }
   const std::string act = get<std::string>(j, "hidden_act", "silu", where);
   if (act != "silu") {
@@ -144,15 +189,15 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
 }
 
 ModelConfig ModelConfig::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(str("cannot open ", path, ": a model directory needs a config.json"));
-  json j;
+  std::string text;
   try {
-    in >> j;
-  } catch (const json::parse_error& e) {
-    throw Error(str(path, ": invalid JSON: ", e.what()));
+    text = read_file(path);
+  } catch (const OutOfMemory&) {
+    throw;
+  } catch (const Error& e) {
+    throw Error(str(e.what(), "; a model directory needs a config.json"));
   }
-  return from_json(j, path);
+  return from_json(json_parse(text, path), path);
 }
 
 json ModelConfig::to_json() const {

@@ -29,7 +29,8 @@ std::vector<std::string> LoraConfig::resolved_targets() const {
 
 void LoraConfig::validate() const {
   if (r < 1) throw Error(str("LoRA r must be at least 1, got ", r));
-  if (!(alpha > 0)) throw Error(str("lora_alpha must be positive, got ", alpha));
+  if (!(alpha > 0) || !(alpha <= 1e6))
+    throw Error(str("lora_alpha must be positive and at most 1e6, got ", alpha));
   if (!(dropout >= 0 && dropout < 1))
     throw Error(str("lora_dropout must be in [0, 1), got ", dropout));
   resolved_targets();

@@ -300,5 +300,29 @@ TEST(DeepSpeedErrors, WrongTypesInvalidJsonAndMissingFiles) {
                          {"cannot read DeepSpeed config '/nonexistent/ds.json'"}));
 }
 
+// Values DeepSpeed would refuse or that overflow are errors naming the key: 2^5000 as the
+// initial loss scale is infinite and skips every step.
+TEST(DeepSpeedErrors, OutOfRangeValuesAndRepeatedKeys) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"fp16": {"enabled": true, "initial_scale_power": 5000}})", "fp16.initial_scale_power"},
+      {R"({"fp16": {"enabled": true, "loss_scale": -1}})", "fp16.loss_scale"},
+      {R"({"zero_optimization": {"stage3_param_persistence_threshold": -1}})",
+       "stage3_param_persistence_threshold"},
+      {R"({"zero_optimization": {"allgather_bucket_size": 1e30}})", "allgather_bucket_size"},
+      {R"({"optimizer": {"type": "AdamW", "params": {"eps": 0}}})", "optimizer.params.eps"},
+      {R"({"optimizer": {"type": "AdamW", "params": {"betas": [0.9, 1.5]}}})",
+       "optimizer.params.betas"},
+      {R"({"gradient_clipping": -1})", "gradient_clipping"},
+  };
+  for (const auto& [text, key] : cases) {
+    EXPECT_TRUE(error_with([&] { parse(text); }, {key, "must be"})) << text;
+  }
+  ScratchDir dir;
+  const std::string path = write_file(dir.root() / "dup.json", R"({"zero_optimization": {
+    "stage": 2, "stage": 3}})");
+  EXPECT_TRUE(error_with([&] { deepspeed_load(path, blog_args(), 1); },
+                         {path, "\"stage\" is given twice"}));
+}
+
 }  // namespace
 }  // namespace llmtune::config

@@ -51,7 +51,8 @@ TEST(Experiment, ReferenceLoraYamlLoadsUnchanged) {
   EXPECT_TRUE(has_notice(e, "environment: only meaningful on a Determined cluster; ignored"));
   EXPECT_TRUE(has_notice(e, "entrypoint: only meaningful"));
   EXPECT_TRUE(has_notice(e, "debug: only meaningful"));
-  EXPECT_EQ(e.notices.size(), 3u);
+  EXPECT_TRUE(has_notice(e, "hyperparameters.dataset is not set"));  // the blog downloads it
+  EXPECT_EQ(e.notices.size(), 4u);
   EXPECT_EQ(e.raw["entrypoint"],
             json("python -m determined.launch.torch_distributed python finetune.py"));
 
@@ -136,7 +137,8 @@ TEST(Experiment, DefaultsFollowDeterminedAndTransformers) {
   EXPECT_EQ(e.slots_per_trial, 1);
   EXPECT_EQ(e.checkpoint_storage.type, "shared_fs");
   EXPECT_EQ(e.checkpoint_storage.save_trial_best, 1);
-  EXPECT_TRUE(e.notices.empty());
+  ASSERT_EQ(e.notices.size(), 1u);  // no dataset: the built-in synthetic set, said so
+  EXPECT_TRUE(has_notice(e, "hyperparameters.dataset is not set"));
   const TrialConfig t = trial_of(kMinimal);
   EXPECT_EQ(t.dataset, "synthetic");
   EXPECT_EQ(t.dataset_subset, "all");
@@ -193,6 +195,42 @@ hyperparameters:
   EXPECT_EQ(a.warmup_steps_for(1001), 101);  // ceil
 }
 
+TEST(Experiment, AnUnknownLoraTargetModuleNamesItsLine) {
+  EXPECT_TRUE(error_with(
+      [] { trial_of(kMinimal + "  lora: true\n  lora_target_modules: [q_proj, vproj]\n"); },
+      {"t.yaml:7", "lora_target_modules[1]", "'vproj'", "did you mean 'v_proj'?"}));
+  EXPECT_TRUE(error_with([] { trial_of(kMinimal + "  target_modules: qkv\n"); },
+                         {"t.yaml:6", "target_modules", "'qkv'", "all-linear"}));
+  EXPECT_EQ(trial_of(kMinimal + "  target_modules: all-linear\n").lora_target_modules,
+            std::vector<std::string>{"all-linear"});
+}
+
+TEST(Experiment, MetricsEpsilonsAndSearchValuesOutOfRangeAreErrors) {
+  EXPECT_TRUE(error_with(
+      [] {
+        experiment_parse(kMinimal + "searcher:\n  name: single\n  metric: eval_los\n", "t.yaml");
+      },
+      {"t.yaml:8", "searcher.metric", "'eval_los' is not a metric", "did you mean 'eval_loss'?"}));
+  EXPECT_TRUE(error_with([] { trial_of(kMinimal + "    adam_epsilon: 0\n"); },
+                         {"t.yaml:6", "adam_epsilon", "must be > 0"}));
+  // 10^400 is past any double: a log search value that overflows is refused, not stored as null.
+  EXPECT_TRUE(error_with(
+      [] {
+        experiment_parse(kMinimal +
+                             "  lora_alpha:\n    type: log\n    minval: 1\n    maxval: "
+                             "400\n    base: 10\n",
+                         "t.yaml");
+      },
+      {"hyperparameters.lora_alpha.maxval", "finite number"}));
+}
+
+TEST(Experiment, AMissingDatasetGetsANotice) {
+  EXPECT_TRUE(
+      has_notice(experiment_parse(kMinimal, "t.yaml"), "hyperparameters.dataset is not set"));
+  EXPECT_FALSE(has_notice(experiment_parse(kMinimal + "  dataset: data/x\n", "t.yaml"),
+                          "hyperparameters.dataset"));
+}
+
 TEST(Experiment, WarmupStepsWinOverTheRatio) {
   TrainingArgs a;
   a.warmup_ratio = 0.5;
@@ -235,7 +273,8 @@ min_validation_period:
   EXPECT_TRUE(has_notice(e, "searcher.source_trial_id"));
   EXPECT_TRUE(has_notice(e, "hyperparameters.training_args.report_to: has no effect"));
   EXPECT_TRUE(has_notice(e, "hyperparameters.training_args.push_to_hub"));
-  EXPECT_EQ(e.notices.size(), 10u);
+  EXPECT_TRUE(has_notice(e, "hyperparameters.dataset is not set"));
+  EXPECT_EQ(e.notices.size(), 11u);
 }
 
 TEST(Experiment, SearcherLengthFillsOrIsComparedWithMaxSteps) {

@@ -58,6 +58,12 @@ TEST(YamlScalar, FollowsTheCoreSchemaAndReads1e5AsANumber) {
   EXPECT_TRUE(yaml_plain_scalar("99999999999999999999").is_number_float());
 }
 
+TEST(YamlScalar, AVeryLongScalarIsAStringNotAStackOverflow) {
+  const std::string digits(200000, '7');
+  EXPECT_EQ(yaml_plain_scalar(digits), digits);
+  EXPECT_EQ(yaml_to_json("name: " + digits + "\n", "long.yaml").value["name"], digits);
+}
+
 TEST(YamlToJson, QuotedAndBlockScalarsStayStrings) {
   const YamlJson y = yaml_to_json(
       "a: \"5\"\nb: '1e-5'\nc: 5\nd: >-\n  python x\n  python y\ne: !!str 7\nf:\ng: [1, x, "
@@ -101,6 +107,41 @@ TEST(YamlToJson, RejectsDuplicateKeysNonScalarKeysAndSeveralDocuments) {
                          {"k.yaml:1", "a key must be a plain name"}));
   EXPECT_TRUE(
       error_with([] { yaml_to_json("a: 1\n---\nb: 2\n", "m.yaml"); }, {"m.yaml", "2 documents"}));
+}
+
+TEST(YamlToJson, BoundsAliasExpansionAndNesting) {
+  // "Billion laughs": each level repeats the one before ten times; 10^12 values in 13 lines.
+  std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 12; ++i) {
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) bomb += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  EXPECT_TRUE(error_with([&] { yaml_to_json(bomb, "bomb.yaml"); },
+                         {"bomb.yaml:", "more than 100000 values", "aliases"}));
+  // A few aliases, as real configs use them, are fine.
+  const YamlJson y = yaml_to_json("base: &b {lr: 1}\nother: *b\n", "ok.yaml");
+  EXPECT_EQ(y.value["other"]["lr"], 1);
+  // Deep nesting: yaml-cpp's own guard says "bad file"; the message says what it means.
+  const std::string deep = "x: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
+  EXPECT_TRUE(
+      error_with([&] { yaml_to_json(deep, "deep.yaml"); }, {"deep.yaml:1", "nested deeper than"}));
+  std::string nested = "a:\n";
+  for (int i = 1; i < 80; ++i) nested += std::string(2 * i, ' ') + "b:\n";
+  EXPECT_TRUE(error_with([&] { yaml_to_json(nested, "n.yaml"); }, {"n.yaml:", "nested deeper"}));
+}
+
+TEST(YamlToJson, NonFiniteNumbersAreErrorsNamingTheKey) {
+  // JSON (the store) has no infinity or NaN: they would come back as null, i.e. the default.
+  for (const char* v : {".inf", "-.Inf", ".nan", ".NaN", "1e400"}) {
+    EXPECT_TRUE(error_with(
+        [&] {
+          yaml_to_json(std::string("training_args:\n  learning_rate: ") + v + "\n", "c.yaml");
+        },
+        {"c.yaml:2", "training_args.learning_rate", "finite number"}))
+        << v;
+  }
+  EXPECT_EQ(yaml_to_json("lr: '.inf'\n", "q.yaml").value["lr"], ".inf");  // a string stays one
 }
 
 TEST(YamlToJson, EmptyTextIsNull) {

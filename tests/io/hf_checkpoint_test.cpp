@@ -316,6 +316,17 @@ TEST_F(HfLoadError, NoWeightsFile) {
   EXPECT_TRUE(load_fails({dir_.path(), "no model.safetensors or model.safetensors.index.json"}));
 }
 
+// A config.json edited to describe far more than the weights hold stops before the model is
+// allocated (10,000 layers here: the allocation alone would take minutes and gigabytes).
+TEST_F(HfLoadError, ConfigFarLargerThanTheWeightsStopsBeforeAllocating) {
+  nlohmann::json j = read_json(dir_.file("config.json"));
+  j["num_hidden_layers"] = 100000;
+  j["intermediate_size"] = 4096;
+  write_file_atomic(dir_.file("config.json"), j.dump());
+  EXPECT_TRUE(
+      load_fails({dir_.path(), "100000 layers", "but the weights hold", "different models"}));
+}
+
 TEST_F(HfLoadError, MissingTensorIsNamed) {
   rewrite(weights(), [](NamedTensors& t) {
     std::erase_if(t,

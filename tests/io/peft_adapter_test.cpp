@@ -346,5 +346,17 @@ TEST_F(PeftLoadError, IntegerTensorIsAUserError) {
   EXPECT_TRUE(load_fails({weights(), "\"" + kQA + "\"", "I32"}));
 }
 
+// An adapter that targets nothing, or scales its update past any float, is refused (PEFT
+// errors on the first; the second would turn every logit into NaN or infinity).
+TEST_F(PeftLoadError, EmptyTargetsAndAbsurdAlphaAreRefused) {
+  edit_config([](json& j) { j["target_modules"] = json::array(); });
+  EXPECT_TRUE(load_fails({config_path(), "target_modules is empty"}));
+  edit_config([](json& j) {
+    j["target_modules"] = {"q_proj", "v_proj"};
+    j["lora_alpha"] = 1e308;
+  });
+  EXPECT_TRUE(load_fails({"lora_alpha must be positive and at most 1e6"}));
+}
+
 }  // namespace
 }  // namespace llmtune::io

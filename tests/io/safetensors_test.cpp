@@ -3,6 +3,7 @@
 #include "io/safetensors.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdint>
 #include <cstring>
@@ -272,6 +273,17 @@ TEST(SafetensorsRead, MissingFileNamesThePath) {
   const std::string path = dir.file("absent.safetensors");
   EXPECT_TRUE(throws_error([&] { SafetensorsFile::open(path); },
                            {"cannot open " + path, "No such file or directory"}));
+}
+
+// A FIFO in a weights file's place would block the open for ever; a directory cannot be mapped.
+TEST(SafetensorsRead, RefusesWhatIsNotARegularFile) {
+  ScratchDir dir;
+  ASSERT_EQ(::mkfifo(dir.file("model.safetensors").c_str(), 0600), 0);
+  EXPECT_TRUE(throws_error([&] { SafetensorsFile::open(dir.file("model.safetensors")); },
+                           {"model.safetensors is not a regular file"}));
+  std::filesystem::create_directories(dir.file("d.safetensors"));
+  EXPECT_TRUE(throws_error([&] { SafetensorsFile::open(dir.file("d.safetensors")); },
+                           {"d.safetensors is a directory"}));
 }
 
 TEST(SafetensorsRead, TensorLookupErrors) {

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 #include "core/error.h"
@@ -83,6 +84,58 @@ TEST(ModelConfig, ErrorsNameTheKeyAndTheFile) {
             std::string::npos);
   EXPECT_NE(error_of([] { ModelConfig::load("/nonexistent/config.json"); }).find("/nonexistent"),
             std::string::npos);
+}
+
+TEST(ModelConfig, EosListsAndAbsurdSizesAreCheckedBeforeUse) {
+  auto with = [](const char* key, nlohmann::json v) {
+    nlohmann::json j = llama_json();
+    j[key] = v;
+    return error_of([&] { ModelConfig::from_json(j, "config.json"); });
+  };
+  nlohmann::json j = llama_json();
+  j["vocab_size"] = 128256;
+  j["eos_token_id"] = {128001, 128009};  // Llama 3 lists several
+  EXPECT_EQ(ModelConfig::from_json(j, "config.json").eos_token_id, 128001);
+  EXPECT_NE(with("eos_token_id", nlohmann::json::array()).find("non-empty list of ids"),
+            std::string::npos);
+  EXPECT_NE(with("eos_token_id", {"x"}).find("non-empty list of ids"), std::string::npos);
+  // Sizes no model has are refused before anything would allocate them.
+  for (auto [key, value] : {std::pair{"hidden_size", int64_t{1000000000000}},
+                            {"vocab_size", int64_t{1} << 40},
+                            {"num_hidden_layers", int64_t{1} << 40},
+                            {"intermediate_size", int64_t{1} << 45}}) {
+    const std::string e = with(key, value);
+    EXPECT_NE(e.find("far beyond any Llama/Mistral"), std::string::npos) << key << ": " << e;
+  }
+  EXPECT_NE(with("head_dim", 1 << 20).find("head_dim"), std::string::npos);
+}
+
+TEST(ModelConfig, TokenIdsWindowsAndIntegersAreChecked) {
+  auto with = [](const char* key, nlohmann::json v, const char* type = "llama") {
+    nlohmann::json j = llama_json();
+    j["model_type"] = type;
+    j["architectures"] = {std::string(type) == "mistral" ? "MistralForCausalLM"
+                                                         : "LlamaForCausalLM"};
+    j[key] = v;
+    return error_of([&] { ModelConfig::from_json(j, "config.json"); });
+  };
+  EXPECT_NE(with("eos_token_id", 32000).find("\"eos_token_id\" 32000 is outside the vocabulary"),
+            std::string::npos);
+  EXPECT_NE(with("bos_token_id", -1).find("bos_token_id"), std::string::npos);
+  EXPECT_NE(with("sliding_window", -5, "mistral").find("sliding_window"), std::string::npos);
+  EXPECT_NE(with("sliding_window", 0, "mistral").find("sliding_window"), std::string::npos);
+  EXPECT_NE(with("sliding_window", 4.5, "mistral").find("wrong type"), std::string::npos);
+  EXPECT_NE(with("num_hidden_layers", 22.5).find("wrong type"), std::string::npos);
+  EXPECT_NE(with("rms_norm_eps", std::numeric_limits<double>::infinity()).find("wrong type"),
+            std::string::npos);
+  EXPECT_NE(with("rope_scaling", {{"rope_type", "llama3"},
+                                  {"factor", 8},
+                                  {"low_freq_factor", 1},
+                                  {"high_freq_factor", 4},
+                                  {"original_max_position_embeddings", 0}})
+                .find("original_max_position_embeddings >= 1"),
+            std::string::npos);
+  EXPECT_EQ(with("sliding_window", nullptr, "mistral"), "");  // null: no window
 }
 
 TEST(RopeTable, InverseFrequenciesAndScaling) {
