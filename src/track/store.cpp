@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string_view>
@@ -24,6 +25,13 @@ using nlohmann::json;
 constexpr int kSchemaVersion = 1;           // PRAGMA user_version of the schema below
 constexpr int kApplicationId = 0x4C4C5452;  // PRAGMA application_id: "LLTR"
 constexpr int kBusyTimeoutMs = 10000;       // how long a writer waits for another's lock
+
+// The busy timeout: kBusyTimeoutMs, or LLMTUNE_STORE_BUSY_MS (tests; slow network disks).
+int busy_timeout_ms() {
+  const char* env = std::getenv("LLMTUNE_STORE_BUSY_MS");
+  const int ms = env != nullptr ? std::atoi(env) : 0;
+  return ms > 0 ? ms : kBusyTimeoutMs;
+}
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE experiments (
@@ -74,8 +82,8 @@ double now_seconds() {
   const int code = sqlite3_extended_errcode(db);
   std::string hint;
   if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) {
-    hint = str("; another process held the store locked for over ", kBusyTimeoutMs / 1000,
-               " s: retry, or find the process that keeps it open");
+    hint = str("; another process held the store locked for over ", busy_timeout_ms(),
+               " ms: retry, or find the process that keeps it open");
   }
   throw Error(str(path, ": ", doing, ": ", sqlite3_errmsg(db), hint));
 }
@@ -169,7 +177,7 @@ void set_run_state(sqlite3* db, const std::string& path, const char* table, cons
 
 // Creates the schema in an empty database, or checks that an existing one is ours. Anything
 // else (another application's database, a newer llmtune's) is refused before it is modified.
-void ensure_schema(sqlite3* db, const std::string& path) {
+void ensure_schema(sqlite3* db, const std::string& path, bool create) {
   const auto inspect = [&] {
     Statement s(db, path, "SELECT count(*) FROM sqlite_master");
     s.step();
@@ -182,6 +190,11 @@ void ensure_schema(sqlite3* db, const std::string& path) {
   } catch (const Error& e) {
     throw Error(str(path, " is not an llmtune experiment store (", e.what(),
                     "); give the path of a store, or of a file to create"));
+  }
+  if (found[0] == 0 && found[1] == 0 && found[2] == 0 && !create) {
+    throw Error(str(path,
+                    " is empty, not an llmtune experiment store; give --runs the directory "
+                    "where `llmtune experiment create` recorded experiments"));
   }
   if (found[0] == 0 && found[1] == 0 && found[2] == 0) {
     exec(db, path, "BEGIN IMMEDIATE");
@@ -284,21 +297,27 @@ Store::~Store() {
   sqlite3_close_v2(db_);
 }
 
-std::unique_ptr<Store> Store::open(const std::string& path) {
+std::unique_ptr<Store> Store::open(const std::string& path, Access access) {
+  const bool write = access == Access::kReadWrite;
   const fs::path parent = fs::path(path).parent_path();
   std::error_code ec;
-  if (!parent.empty()) fs::create_directories(parent, ec);
-  if (ec) {
-    throw Error(str("cannot create ", parent.string(), " for the experiment store ", path, ": ",
-                    ec.message()));
-  }
   if (fs::is_directory(path, ec)) {
     throw Error(
         str(path, " is a directory; the experiment store is a file (e.g. ", path, "/llmtune.db)"));
   }
+  if (!write && !fs::exists(path, ec)) {
+    throw Error(str("no experiment store at ", path,
+                    "; give --runs the directory where `llmtune "
+                    "experiment create` recorded experiments (default: runs)"));
+  }
+  if (write && !parent.empty()) fs::create_directories(parent, ec);
+  if (ec) {
+    throw Error(str("cannot create ", parent.string(), " for the experiment store ", path, ": ",
+                    ec.message()));
+  }
   sqlite3* db = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  const int flags = write ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     const std::string why = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
@@ -306,8 +325,9 @@ std::unique_ptr<Store> Store::open(const std::string& path) {
   }
   std::unique_ptr<Store> store(new Store(db, path));  // closes the handle if a check throws
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, kBusyTimeoutMs);
-  ensure_schema(db, store->path_);
+  sqlite3_busy_timeout(db, busy_timeout_ms());
+  ensure_schema(db, store->path_, write);
+  if (!write) return store;
   // WAL lets `experiment describe` read while a run writes. With WAL, synchronous=NORMAL still
   // never corrupts the store or tears a transaction; a power loss may drop the last few.
   exec(db, store->path_, "PRAGMA journal_mode = WAL");
@@ -427,6 +447,13 @@ std::string Store::add_checkpoint(const CheckpointRow& checkpoint) {
   Statement exists(db_, path_, "SELECT 1 FROM checkpoints WHERE uuid = ?");
   if (exists.bind(uuid).step()) {
     throw Error(str("checkpoint ", uuid, " is already in ", path_));
+  }
+  Statement twin(db_, path_,
+                 "SELECT uuid FROM checkpoints WHERE trial_id = ? AND step = ? AND "
+                 "state = 'COMPLETED'");
+  if (twin.bind(checkpoint.trial_id).bind(checkpoint.step).step()) {
+    throw Error(str("trial ", checkpoint.trial_id, " already has checkpoint ", twin.text(0),
+                    " at step ", checkpoint.step, " in ", path_));
   }
   const json metrics = checkpoint.metrics.is_null() ? json::object() : checkpoint.metrics;
   Statement s(db_, path_,

@@ -57,9 +57,12 @@ std::string random_uuid();
 
 class Store {
  public:
-  // Opens (creating it and its schema when missing) the store at `path`. Throws llmtune::Error
-  // naming the path when it cannot be opened or is not an llmtune store.
-  static std::unique_ptr<Store> open(const std::string& path);
+  enum class Access { kReadWrite, kReadOnly };
+  // Opens the store at `path`: for writing, creating it and its schema when missing; read-only
+  // (the listing verbs), never creating or changing anything, so a missing or empty file is an
+  // error. Throws llmtune::Error naming the path when it cannot be opened or is not an llmtune
+  // store.
+  static std::unique_ptr<Store> open(const std::string& path, Access access = Access::kReadWrite);
   ~Store();
 
   int64_t create_experiment(const std::string& name, const std::string& description,
@@ -83,7 +86,8 @@ class Store {
   std::vector<MetricRow> metrics(int64_t trial_id, const std::string& group = "");
 
   // Records a checkpoint in state COMPLETED and returns its uuid: checkpoint.uuid, or a new
-  // random one when that is empty. A time of 0 means now.
+  // random one when that is empty. A time of 0 means now. A trial has at most one COMPLETED
+  // checkpoint per step: a second throws llmtune::Error.
   std::string add_checkpoint(const CheckpointRow& checkpoint);
   void set_checkpoint_state(const std::string& uuid, const std::string& state);
   // Every checkpoint of an experiment (state COMPLETED unless `all`), sorted by `sort_by`: a

@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "io/files.h"
 #include "io/hf_checkpoint.h"
 #include "io/peft_adapter.h"
@@ -68,6 +70,29 @@ void barrier(dist::ZeroEngine& engine) {
   if (engine.comm().world_size() > 1) engine.comm().barrier();
 }
 
+// Where checkpoint_export writes: `out` without a trailing slash, refused when it exists, when
+// its temporary twin (out.partial) exists, or when it lies inside the checkpoint it copies.
+std::string export_target(const std::string& dir, const std::string& out) {
+  fs::path target = fs::path(out).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();  // "new/" -> "new"
+  if (target.empty() || target == ".") throw Error("--out needs the path of a new directory");
+  std::error_code ec;
+  const std::string t = target.string();
+  if (fs::exists(t, ec)) throw Error(str(t, " exists; export writes a new directory"));
+  if (fs::exists(t + kPartial, ec)) {
+    throw Error(str(t + kPartial, " exists (an export that did not finish, or something of yours);",
+                    " remove it or choose another --out"));
+  }
+  const fs::path source = fs::weakly_canonical(fs::absolute(dir), ec);
+  const fs::path inside = fs::weakly_canonical(fs::absolute(target), ec);
+  if (std::mismatch(source.begin(), source.end(), inside.begin(), inside.end()).first ==
+      source.end()) {
+    throw Error(str("--out ", out, " lies inside the checkpoint ", dir,
+                    ", which export copies; choose a directory outside it"));
+  }
+  return t;
+}
+
 }  // namespace
 
 std::string checkpoint_dir(const std::string& output_dir, int64_t step) {
@@ -84,6 +109,12 @@ std::string checkpoint_save(const std::string& output_dir, int64_t step, model::
   const std::string final_dir = checkpoint_dir(output_dir, step);
   const std::string tmp = final_dir + kPartial;
   std::error_code ec;
+  if (io::file_exists(io::path_join(final_dir, kTrainState))) {  // every rank sees the same
+    throw Error(str(final_dir,
+                    " exists and is complete; llmtune never overwrites a checkpoint. "
+                    "The run went back to an earlier step than its checkpoints: "
+                    "move the later ones away to train from there again"));
+  }
   if (main) {
     fs::remove_all(tmp, ec);
     fs::create_directories(shards ? fs::path(tmp) / kZeroDir : fs::path(tmp), ec);
@@ -149,23 +180,71 @@ std::string checkpoint_save(const std::string& output_dir, int64_t step, model::
   return final_dir;
 }
 
-nlohmann::json checkpoint_load(const std::string& dir, model::LlamaModel& model,
-                               dist::ZeroEngine& engine, AdamW& optimizer) {
-  const std::string state_path = io::path_join(dir, kTrainState);
-  if (!io::file_exists(state_path)) {
+nlohmann::json checkpoint_state(const std::string& dir) {
+  const std::string path = io::path_join(dir, kTrainState);
+  if (!io::file_exists(path)) {
     throw Error(str(dir, " is not a complete llmtune checkpoint (no ", kTrainState, ")"));
   }
-  nlohmann::json state = io::read_json(state_path);
+  const nlohmann::json state = io::read_json(path);
+  const auto bad = [&](const std::string& field, const std::string& why) {
+    return Error(str(path, ": \"", field, "\" ", why,
+                     "; the file was edited or damaged: restore it, or move the checkpoint away"));
+  };
+  if (!state.is_object()) throw bad("(the whole file)", "is not a JSON object");
+  const auto integer = [&](const nlohmann::json& obj, const std::string& field, int64_t min,
+                           const std::string& prefix = "") {
+    const auto it = obj.find(field);
+    if (it == obj.end()) throw bad(prefix + field, "is missing");
+    if (!it->is_number_integer() || it->get<int64_t>() < min)
+      throw bad(prefix + field, str("is ", it->dump(), ", not an integer of at least ", min));
+    return it->get<int64_t>();
+  };
+  const int64_t step = integer(state, "step", 0);
+  if (integer(state, "optimizer_steps", 0) > step)
+    throw bad("optimizer_steps", str("is more than the step ", step));
+  if (!state.contains("seed") || !state["seed"].is_number_unsigned())
+    throw bad("seed", "is missing or not a non-negative integer");
+  integer(state, "batch_size", 1);
+  integer(state, "accumulation", 1);
+  integer(state, "world_size", 1);
+  if (state.contains("zero")) {
+    const nlohmann::json& zero = state["zero"];
+    if (!zero.is_object() || (zero.contains("sharded") && !zero["sharded"].is_boolean()))
+      throw bad("zero", "is not an object with a boolean \"sharded\"");
+    if (zero.value("sharded", false)) {
+      integer(zero, "world_size", 1, "zero.");
+      integer(zero, "stage", 0, "zero.");
+    }
+  }
+  if (state.contains("loss_scaler") && !state["loss_scaler"].is_object())
+    throw bad("loss_scaler", "is not an object");
+  fs::path name = fs::path(dir).lexically_normal();
+  if (name.filename().empty()) name = name.parent_path();  // "checkpoint-4/"
+  const int64_t named = step_of(name.filename().string());
+  if (named >= 0 && named != step) {
+    throw Error(str(path, ": \"step\" is ", step, " but the directory is ", kPrefix, named,
+                    "; the checkpoint was edited or copied from elsewhere: restore it, or move it "
+                    "away (a trial then resumes from its checkpoint before)"));
+  }
+  return state;
+}
+
+void checkpoint_check_ranks(const std::string& dir, const nlohmann::json& state, int world) {
   const nlohmann::json zero = state.value("zero", nlohmann::json::object());
-  const bool shards = zero.value("sharded", false);
   const int64_t saved_world = zero.value("world_size", int64_t{1});
-  dist::Communicator& comm = engine.comm();
-  if (shards && saved_world != comm.world_size()) {
+  if (zero.value("sharded", false) && saved_world != world) {
     throw Error(str(dir, " holds optimizer state partitioned over ", saved_world,
-                    " ranks (ZeRO stage ", zero.value("stage", 0), ") and this run has ",
-                    comm.world_size(), "; resume it with mpirun -np ", saved_world,
+                    " ranks (ZeRO stage ", zero.value("stage", 0), ") and this run has ", world,
+                    "; resume it with mpirun -np ", saved_world,
                     ", or consolidate it first: llmtune checkpoint export ", dir, " --out DIR"));
   }
+}
+
+void checkpoint_load(const std::string& dir, const nlohmann::json& state, model::LlamaModel& model,
+                     dist::ZeroEngine& engine, AdamW& optimizer) {
+  dist::Communicator& comm = engine.comm();
+  checkpoint_check_ranks(dir, state, comm.world_size());
+  const bool shards = state.value("zero", nlohmann::json::object()).value("sharded", false);
   engine.gather_all();
   if (model.has_lora()) {
     io::adapter_load_weights(model, dir);
@@ -200,34 +279,41 @@ nlohmann::json checkpoint_load(const std::string& dir, model::LlamaModel& model,
     }
   }
   optimizer.set_steps(state.at("optimizer_steps").get<int64_t>());
-  return state;
 }
 
 void checkpoint_export(const std::string& dir, const std::string& out) {
-  const std::string state_path = io::path_join(dir, kTrainState);
-  if (!io::file_exists(state_path)) {
-    throw Error(str(dir, " is not a complete llmtune checkpoint (no ", kTrainState, ")"));
-  }
-  nlohmann::json state = io::read_json(state_path);
+  nlohmann::json state = checkpoint_state(dir);
   if (!state.value("zero", nlohmann::json::object()).value("sharded", false)) {
     throw Error(str(dir,
                     " is not sharded (one rank, or ZeRO stage 0 wrote it): it resumes with "
                     "any number of ranks as it is"));
   }
-  if (fs::exists(out)) throw Error(str(out, " exists; export writes a new directory"));
-  const nlohmann::json layout = io::read_json(io::path_join(zero_dir(dir), kLayout));
-  const int world = layout.at("world_size").get<int>();
+  const std::string target = export_target(dir, out);
+  const std::string layout_path = io::path_join(zero_dir(dir), kLayout);
+  const nlohmann::json layout = io::read_json(layout_path);
+  const int world = json_get<int32_t>(layout, "world_size", layout_path);
+  if (world < 1 || !layout.contains("parameters") || !layout["parameters"].is_array()) {
+    throw Error(str(layout_path, ": needs \"world_size\" >= 1 and a \"parameters\" list"));
+  }
   struct Whole {
     Tensor m, v;
-    int64_t covered = 0;
+    std::vector<std::pair<int64_t, int64_t>> pieces[2];  // [begin, end) of exp_avg, exp_avg_sq
   };
   std::map<std::string, Whole> whole;
   std::vector<std::pair<std::string, Shape>> order;
-  for (const nlohmann::json& p : layout.at("parameters")) {
-    const Shape shape = p.at("shape").get<Shape>();
-    const std::string name = p.at("name").get<std::string>();
+  for (const nlohmann::json& p : layout["parameters"]) {
+    const std::string name = json_get<std::string>(p, "name", layout_path);
+    Shape shape;
+    if (!p.contains("shape") || !p["shape"].is_array())
+      throw Error(str(layout_path, ": parameter ", name, " needs a \"shape\" list"));
+    for (const nlohmann::json& d : p["shape"]) {
+      if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t{1} << 40))
+        throw Error(
+            str(layout_path, ": parameter ", name, " has an impossible shape ", p["shape"].dump()));
+      shape.push_back(d.get<int64_t>());
+    }
     const int64_t n = shape_numel(shape);
-    whole[name] = {Tensor::zeros({n}, DType::F32), Tensor::zeros({n}, DType::F32), 0};
+    whole[name] = {Tensor::zeros({n}, DType::F32), Tensor::zeros({n}, DType::F32), {}};
     order.emplace_back(name, shape);
   }
   for (int r = 0; r < world; ++r) {
@@ -247,43 +333,63 @@ void checkpoint_export(const std::string& dir, const std::string& out) {
         throw Error(str(path, ": unexpected tensor \"", e.name, "\""));
       }
       const Tensor src = file->tensor(e.name);
-      const int64_t begin = std::stoll(e.name.substr(at + 1));
+      int64_t begin = -1;
+      const std::string digits = e.name.substr(at + 1);
+      std::from_chars(digits.data(), digits.data() + digits.size(), begin);
       Whole& w = it->second;
-      if (begin < 0 || begin + src.numel() > w.m.numel()) {
-        throw Error(str(path, ": \"", e.name, "\" lies outside its parameter"));
+      if (begin < 0 || src.numel() > w.m.numel() || begin > w.m.numel() - src.numel() ||
+          src.dtype() != DType::F32) {
+        throw Error(str(path, ": \"", e.name, "\" (", src.numel(), " ", dtype_name(src.dtype()),
+                        " elements at ", digits, ") lies outside its parameter"));
       }
-      Tensor dst = (kind == "exp_avg" ? w.m : w.v).narrow(0, begin, src.numel());
-      dst.copy_(src.view({src.numel()}));
-      if (kind == "exp_avg") w.covered += src.numel();
+      const int k = kind == "exp_avg" ? 0 : 1;
+      (k == 0 ? w.m : w.v).narrow(0, begin, src.numel()).copy_(src.view({src.numel()}));
+      w.pieces[k].emplace_back(begin, begin + src.numel());
     }
   }
   io::NamedTensors moments;
   for (const auto& [name, shape] : order) {
-    const Whole& w = whole[name];
-    if (w.covered != w.m.numel()) {
-      throw Error(str(dir, ": the ranks' files hold ", w.covered, " of ", w.m.numel(),
-                      " optimizer elements of ", name, "; the checkpoint is incomplete"));
+    Whole& w = whole[name];
+    for (auto& pieces : w.pieces) {  // each element exactly once: no hole, no overlap
+      std::sort(pieces.begin(), pieces.end());
+      int64_t next = 0;
+      for (const auto& [b, e] : pieces) {
+        if (b != next) {
+          throw Error(str(dir, ": the ranks' optimizer pieces of ", name,
+                          b < next ? " overlap at element " : " leave a hole at element ",
+                          std::min(b, next), "; the checkpoint is damaged or incomplete"));
+        }
+        next = e;
+      }
+      if (next != w.m.numel()) {
+        throw Error(str(dir, ": the ranks' files hold ", next, " of ", w.m.numel(),
+                        " optimizer elements of ", name, "; the checkpoint is incomplete"));
+      }
     }
     moments.emplace_back("exp_avg." + name, w.m.view(shape));
     moments.emplace_back("exp_avg_sq." + name, w.v.view(shape));
   }
-  const std::string tmp = out + kPartial;
+  const std::string tmp = target + kPartial;
   std::error_code ec;
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
+  fs::create_directory(tmp, ec);
   if (ec) throw Error(str("cannot create ", tmp, ": ", ec.message()));
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().filename() == kZeroDir || e.path().filename() == kTrainState) continue;
-    fs::copy(e.path(), fs::path(tmp) / e.path().filename(), fs::copy_options::recursive, ec);
-    if (ec) throw Error(str("cannot copy ", e.path().string(), " to ", tmp, ": ", ec.message()));
+  try {
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (e.path().filename() == kZeroDir || e.path().filename() == kTrainState) continue;
+      fs::copy(e.path(), fs::path(tmp) / e.path().filename(), fs::copy_options::recursive, ec);
+      if (ec) throw Error(str("cannot copy ", e.path().string(), " to ", tmp, ": ", ec.message()));
+    }
+    io::safetensors_write(io::path_join(tmp, kOptimizer), moments);
+    state["zero"]["sharded"] = false;
+    state["zero"]["exported_from"] = fs::absolute(dir).string();
+    io::write_file_atomic(io::path_join(tmp, kTrainState), state.dump(2) + "\n");
+    sync_dir(tmp);
+    fs::rename(tmp, target, ec);
+    if (ec) throw Error(str("cannot rename ", tmp, " to ", target, ": ", ec.message()));
+  } catch (...) {
+    fs::remove_all(tmp, ec);  // ours: created above, so nothing of the user's is in it
+    throw;
   }
-  io::safetensors_write(io::path_join(tmp, kOptimizer), moments);
-  state["zero"]["sharded"] = false;
-  state["zero"]["exported_from"] = fs::absolute(dir).string();
-  io::write_file_atomic(io::path_join(tmp, kTrainState), state.dump(2) + "\n");
-  sync_dir(tmp);
-  fs::rename(tmp, out, ec);
-  if (ec) throw Error(str("cannot rename ", tmp, " to ", out, ": ", ec.message()));
 }
 
 std::vector<int64_t> checkpoint_steps(const std::string& output_dir) {

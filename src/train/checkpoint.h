@@ -29,18 +29,27 @@ std::string checkpoint_dir(const std::string& output_dir, int64_t step);
 
 // Writes a checkpoint of a model whose memory `engine` holds and of the optimizer over
 // engine.shard(); `files` (tokenizer files) are copied in beside the weights. Returns its
-// directory. An existing checkpoint of the same step is replaced. Collective: every rank calls
-// it.
+// directory. A complete checkpoint of the same step is never replaced: that throws
+// llmtune::Error before anything is written. Collective: every rank calls it.
 std::string checkpoint_save(const std::string& output_dir, int64_t step, model::LlamaModel& model,
                             dist::ZeroEngine& engine, AdamW& optimizer,
                             const nlohmann::json& train_state, const nlohmann::json& trainer_state,
                             const std::vector<std::string>& files = {});
 
-// Restores the weights (model or adapter) and this rank's optimizer moments; returns
-// train_state.json. Throws llmtune::Error naming the directory when it is incomplete, does not
-// fit the model, or is sharded for another number of ranks. Collective.
-nlohmann::json checkpoint_load(const std::string& dir, model::LlamaModel& model,
-                               dist::ZeroEngine& engine, AdamW& optimizer);
+// A checkpoint's train_state.json, checked before anything of it is trusted: its fields and
+// their types and ranges, and its step against the directory name (checkpoint-<step>). Throws
+// llmtune::Error naming the file, the field and what to do.
+nlohmann::json checkpoint_state(const std::string& dir);
+
+// Throws llmtune::Error when a checkpoint's state holds optimizer state partitioned over another
+// number of ranks than `world`, saying how to resume it (the same number, or export first).
+void checkpoint_check_ranks(const std::string& dir, const nlohmann::json& state, int world);
+
+// Restores the weights (model or adapter) and this rank's optimizer moments of a checkpoint
+// whose checkpoint_state() is `state`. Throws llmtune::Error naming the directory when it is
+// incomplete, does not fit the model, or is sharded for another number of ranks. Collective.
+void checkpoint_load(const std::string& dir, const nlohmann::json& state, model::LlamaModel& model,
+                     dist::ZeroEngine& engine, AdamW& optimizer);
 
 // Consolidates a sharded checkpoint into `out` (a new directory): the same files with the
 // optimizer pieces of every rank assembled into optimizer.safetensors. Runs in one process.

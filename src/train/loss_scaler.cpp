@@ -1,5 +1,7 @@
 #include "train/loss_scaler.h"
 
+#include <cmath>
+
 #include <algorithm>
 
 #include "core/error.h"
@@ -53,11 +55,19 @@ nlohmann::json LossScaler::state() const {
 }
 
 void LossScaler::load_state(const nlohmann::json& s) {
-  scale_ = s.at("scale").get<double>();
-  hysteresis_left_ = s.at("hysteresis_left").get<int64_t>();
-  iter_ = s.at("iter").get<int64_t>();
-  last_overflow_iter_ = s.at("last_overflow_iter").get<int64_t>();
-  skipped_ = s.at("skipped").get<int64_t>();
+  try {
+    scale_ = s.at("scale").get<double>();
+    hysteresis_left_ = s.at("hysteresis_left").get<int64_t>();
+    iter_ = s.at("iter").get<int64_t>();
+    last_overflow_iter_ = s.at("last_overflow_iter").get<int64_t>();
+    skipped_ = s.at("skipped").get<int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(str("the loss scaler's state ", s.dump(), " is malformed (", e.what(), ")"));
+  }
+  if (!std::isfinite(scale_) || scale_ <= 0 || iter_ < 0 || skipped_ < 0) {
+    throw Error(str("the loss scaler's state ", s.dump(), " is out of range (scale ", scale_,
+                    ", iter ", iter_, ", skipped ", skipped_, ")"));
+  }
 }
 
 }  // namespace llmtune::train

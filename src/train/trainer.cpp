@@ -94,23 +94,41 @@ double Trainer::all_ranks_sum(double value) {
 }
 
 void Trainer::resume(const std::string& dir) {
-  const nlohmann::json state = checkpoint_load(dir, model_, *engine_, optimizer_);
+  const nlohmann::json state = checkpoint_state(dir);
+  checkpoint_check_ranks(dir, state, comm_.world_size());
   // The data stream is the same for any number of ranks with the same global batch.
-  const int64_t saved_world = state.value("world_size", int64_t{1});
-  const int64_t saved_micro = state.value("accumulation", int64_t{0}) * saved_world;
-  if (state.value("seed", options_.seed) != options_.seed ||
-      state.value("batch_size", options_.batch_size) != options_.batch_size ||
-      saved_micro != micro_per_step()) {
-    throw Error(str(dir, " was written with seed ", state.value("seed", 0), ", batch size ",
-                    state.value("batch_size", 0), " and ", saved_micro,
+  const int64_t saved_world = state.at("world_size").get<int64_t>();
+  const int64_t saved_micro = state.at("accumulation").get<int64_t>() * saved_world;
+  const uint64_t seed = state.at("seed").get<uint64_t>();
+  const int64_t batch = state.at("batch_size").get<int64_t>();
+  if (seed != options_.seed || batch != options_.batch_size || saved_micro != micro_per_step()) {
+    throw Error(str(dir, " was written with seed ", seed, ", batch size ", batch, " and ",
+                    saved_micro,
                     " micro-batches per step (accumulation x ranks); resuming exactly needs the "
                     "same values (this run has ",
                     options_.seed, ", ", options_.batch_size, ", ", micro_per_step(), ")"));
   }
-  step_ = state.at("step").get<int64_t>();
-  if (scaler_ && state.contains("loss_scaler")) scaler_->load_state(state["loss_scaler"]);
+  const int64_t step = state.at("step").get<int64_t>();
+  if (step > options_.max_steps) {
+    throw Error(str(dir, " is at step ", step, ", past this run's max_steps ", options_.max_steps,
+                    "; raise max_steps to train on from it"));
+  }
+  checkpoint_load(dir, state, model_, *engine_, optimizer_);
+  step_ = step;
+  if (scaler_ && state.contains("loss_scaler")) {
+    try {
+      scaler_->load_state(state["loss_scaler"]);
+    } catch (const Error& e) {
+      throw Error(str(io::path_join(dir, "train_state.json"), ": ", e.what()));
+    }
+  }
   const std::string hf = io::path_join(dir, "trainer_state.json");
-  if (io::file_exists(hf)) log_history_ = io::read_json(hf).value("log_history", log_history_);
+  if (io::file_exists(hf)) {
+    const nlohmann::json hf_state = io::read_json(hf);
+    if (hf_state.is_object() && hf_state.contains("log_history") &&
+        hf_state["log_history"].is_array())
+      log_history_ = hf_state["log_history"];
+  }
 }
 
 void Trainer::save(const nlohmann::json& eval_metrics) {
@@ -124,6 +142,7 @@ void Trainer::save(const nlohmann::json& eval_metrics) {
                           {"micro_batches", step_ * micro_per_step()},
                           {"epoch", epoch()}};
   if (scaler_) state["loss_scaler"] = scaler_->state();
+  if (!options_.owner.is_null()) state["owner"] = options_.owner;
   const nlohmann::json trainer_state = {{"global_step", step_},
                                         {"epoch", epoch()},
                                         {"max_steps", options_.max_steps},

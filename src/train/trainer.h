@@ -50,6 +50,7 @@ struct TrainerOptions {
   bool group_by_length = false;
   int32_t pad_id = 0;
   std::string output_dir;              // checkpoints go here; "" = none
+  nlohmann::json owner;                // written into train_state.json as "owner" (null: none)
   std::vector<std::string> files;      // copied into every checkpoint (tokenizer files)
   dist::Communicator* comm = nullptr;  // the data-parallel ranks; null: this process alone
   dist::ZeroOptions zero;

@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -37,6 +39,105 @@ int64_t steps_for(const std::string& strategy, int64_t steps, int64_t per_epoch,
   if (strategy == "epoch") return per_epoch;
   if (strategy == "steps") return steps;
   throw Error(str("training_args.", key, " \"", strategy, "\" must be no, steps or epoch"));
+}
+
+// Writes to the experiment store during training. Another process may hold the store locked
+// past its busy timeout (a long query, a copy); that must not end hours of training, so a
+// write that fails is kept, in order, and tried again with the next one (a warning says so
+// once). flush(true) at the end lets a failure that persists through as the error.
+class StoreWrites {
+ public:
+  explicit StoreWrites(track::Store* store) : store_(store) {}
+  void add(std::function<void(track::Store&)> write) {
+    if (store_ == nullptr) return;
+    pending_.push_back(std::move(write));
+    flush(false);
+  }
+  void flush(bool final) {
+    while (!pending_.empty()) {
+      try {
+        pending_.front()(*store_);
+      } catch (const Error& e) {
+        if (final) throw;
+        if (!warned_) {
+          std::fprintf(stderr,
+                       "warning: cannot write to the experiment store (%s); training goes on "
+                       "and the writes are retried\n",
+                       e.what());
+          warned_ = true;
+        }
+        return;
+      }
+      pending_.pop_front();
+    }
+  }
+
+ private:
+  track::Store* store_;
+  std::deque<std::function<void(track::Store&)>> pending_;
+  bool warned_ = false;
+};
+
+// Records a complete checkpoint and applies the experiment's retention policy to the trial's
+// checkpoints (Determined's save_trial_latest, save_trial_best, save_experiment_best).
+void record_checkpoint(track::Store& store, const TrialRun& run, const track::CheckpointRow& row) {
+  const config::Searcher& searcher = run.experiment.searcher;
+  const config::CheckpointStorage& policy = run.experiment.checkpoint_storage;
+  store.add_checkpoint(row);
+  store.set_trial_progress(run.trial_id, row.step);
+  std::vector<CheckpointScore> scores;
+  std::map<int64_t, std::string> uuid_of;
+  for (const track::CheckpointRow& c : store.checkpoints(run.experiment_id, "step")) {
+    if (c.trial_id != run.trial_id) continue;
+    CheckpointScore s{
+        c.step, c.metrics.contains(searcher.metric) && c.metrics[searcher.metric].is_number(), 0};
+    if (s.has_metric) s.metric = c.metrics[searcher.metric].get<double>();
+    scores.push_back(s);
+    uuid_of[c.step] = c.uuid;
+  }
+  // save_experiment_best: the experiment's best checkpoints (over every trial) stay too.
+  std::set<std::string> experiment_best;
+  int64_t kept = 0;
+  for (const track::CheckpointRow& c : store.checkpoints(run.experiment_id, searcher.metric)) {
+    if (kept++ >= policy.save_experiment_best) break;
+    if (c.metrics.contains(searcher.metric)) experiment_best.insert(c.uuid);
+  }
+  for (int64_t s : checkpoints_to_delete(scores, policy.save_trial_latest, policy.save_trial_best,
+                                         searcher.smaller_is_better)) {
+    if (experiment_best.count(uuid_of[s])) continue;
+    std::error_code ec;
+    fs::remove_all(checkpoint_dir(run.directory, s), ec);
+    store.set_checkpoint_state(uuid_of[s], "DELETED");
+  }
+}
+
+// Records the complete checkpoints of the trial directory that the store lacks (a run that died
+// between writing one and recording it), with the validation metrics of their step; those whose
+// state does not check out or belongs to another owner are left out.
+void record_unlisted_checkpoints(track::Store& store, int64_t trial_id, const std::string& dir,
+                                 const std::vector<int64_t>& steps, const nlohmann::json& owner) {
+  const track::TrialRow trial = store.trial(trial_id);
+  std::set<int64_t> listed;
+  for (const track::CheckpointRow& c : store.checkpoints(trial.experiment_id, "step", true))
+    if (c.trial_id == trial_id) listed.insert(c.step);
+  for (int64_t step : steps) {
+    if (listed.count(step)) continue;
+    try {
+      if (checkpoint_state(checkpoint_dir(dir, step)).value("owner", owner) != owner) continue;
+    } catch (const Error& e) {
+      std::fprintf(stderr, "warning: not listing %s: %s\n", checkpoint_dir(dir, step).c_str(),
+                   e.what());
+      continue;
+    }
+    track::CheckpointRow row;
+    row.trial_id = trial_id;
+    row.step = step;
+    row.path = fs::absolute(checkpoint_dir(dir, step)).string();
+    row.metrics = nlohmann::json::object();
+    for (const track::MetricRow& m : store.metrics(trial_id, "validation"))
+      if (m.step == step) row.metrics = m.metrics;
+    store.add_checkpoint(row);
+  }
 }
 
 }  // namespace
@@ -76,6 +177,7 @@ DatasetSplits load_dataset(const std::string& dataset, const std::string& subset
 }
 
 TrialOutcome run_trial(const TrialRun& run) {
+  const Activity activity(str("running trial ", run.trial_id));
   const config::TrialConfig& tc = run.trial;
   const config::TrainingArgs& args = tc.training_args;
   track::Store* store = run.store;
@@ -98,6 +200,17 @@ TrialOutcome run_trial(const TrialRun& run) {
         data::format_records(*tokenizer, splits.train, fo, &train_report);
     std::vector<data::Sample> valid =
         data::format_records(*tokenizer, splits.valid, fo, &valid_report);
+    if (train.empty()) {
+      throw Error(
+          str("no training sample is left of the ", train_report.records, " records of ",
+              tc.dataset, " (", tc.dataset_subset, "): max_length ", tc.max_length,
+              " leaves no room for the response in ", train_report.response_cut, " of them",
+              train_report.template_miss
+                  ? str(", and the chat template splits ", train_report.template_miss,
+                        " at a different place with and without the response")
+                  : std::string(),
+              "; raise hyperparameters.max_length (`llmtune data stats` shows the lengths)"));
+    }
 
     model::ModelOptions mo;
     mo.training = tc.lora ? model::Training::kLora : model::Training::kFull;
@@ -177,10 +290,9 @@ TrialOutcome run_trial(const TrialRun& run) {
                              steps_per_epoch, "evaluation_strategy");
     o.save_steps = steps_for(args.save_strategy, args.save_steps, steps_per_epoch, "save_strategy");
     o.output_dir = run.directory;
+    o.owner = run.owner;
     o.files = text::tokenizer_files(tok_dir);
 
-    const config::Searcher& searcher = run.experiment.searcher;
-    const config::CheckpointStorage& policy = run.experiment.checkpoint_storage;
     std::unique_ptr<track::EventWriter> events;
     if (main)
       events = std::make_unique<track::EventWriter>(io::path_join(run.directory, "tensorboard"));
@@ -195,8 +307,10 @@ TrialOutcome run_trial(const TrialRun& run) {
                               {"eval_bleu", tf.bleu.bleu}};
       };
     }
+    StoreWrites writes(store);
     hooks.on_metrics = [&](const std::string& group, int64_t step, const nlohmann::json& m) {
-      if (store) store->add_metrics(run.trial_id, group, step, m);
+      writes.add(
+          [&run, group, step, m](track::Store& s) { s.add_metrics(run.trial_id, group, step, m); });
       for (const auto& [k, v] : m.items()) {
         if (v.is_number() && events)
           events->scalar(track::tensorboard_tag(k), step, v.get<double>());
@@ -212,44 +326,18 @@ TrialOutcome run_trial(const TrialRun& run) {
     };
     hooks.on_step = [&](int64_t step, double loss, double lr, double tps) {
       if (bar) bar->update(step, loss, lr, tps);
-      if (store && (step % 10 == 0 || step == o.max_steps))
-        store->set_trial_progress(run.trial_id, step);
+      if (step % 10 == 0 || step == o.max_steps) {
+        writes.add([&run, step](track::Store& s) { s.set_trial_progress(run.trial_id, step); });
+      }
     };
     hooks.on_checkpoint = [&](int64_t step, const std::string& dir, const nlohmann::json& metrics) {
-      if (!store) return;
       track::CheckpointRow row;
       row.uuid = "";
       row.trial_id = run.trial_id;
       row.step = step;
       row.path = fs::absolute(dir).string();
       row.metrics = metrics;
-      store->add_checkpoint(row);
-      // The retention policy over this trial's checkpoints.
-      std::vector<CheckpointScore> scores;
-      std::map<int64_t, std::string> uuid_of;
-      for (const track::CheckpointRow& c : store->checkpoints(run.experiment_id, "step")) {
-        if (c.trial_id != run.trial_id) continue;
-        CheckpointScore s{
-            c.step, c.metrics.contains(searcher.metric) && c.metrics[searcher.metric].is_number(),
-            0};
-        if (s.has_metric) s.metric = c.metrics[searcher.metric].get<double>();
-        scores.push_back(s);
-        uuid_of[c.step] = c.uuid;
-      }
-      // save_experiment_best: the experiment's best checkpoints (over every trial) stay too.
-      std::set<std::string> experiment_best;
-      int64_t kept = 0;
-      for (const track::CheckpointRow& c : store->checkpoints(run.experiment_id, searcher.metric)) {
-        if (kept++ >= policy.save_experiment_best) break;
-        if (c.metrics.contains(searcher.metric)) experiment_best.insert(c.uuid);
-      }
-      for (int64_t s : checkpoints_to_delete(scores, policy.save_trial_latest,
-                                             policy.save_trial_best, searcher.smaller_is_better)) {
-        if (experiment_best.count(uuid_of[s])) continue;
-        std::error_code ec;
-        fs::remove_all(checkpoint_dir(run.directory, s), ec);
-        store->set_checkpoint_state(uuid_of[s], "DELETED");
-      }
+      writes.add([&, row](track::Store& s) { record_checkpoint(s, run, row); });
     };
     // Fault injection for the crash-recovery tests: LLMTUNE_FAULT_KILL_AT_STEP=N makes the
     // process SIGKILL itself right after it has run (and saved) step N; N@R only rank R.
@@ -268,17 +356,29 @@ TrialOutcome run_trial(const TrialRun& run) {
     if (main) checkpoint_remove_partial(run.directory);
     if (run.comm) run.comm->barrier();
     const std::vector<int64_t> done = checkpoint_steps(run.directory);
-    if (done.empty() && !run.resume_from.empty()) {
-      trainer.resume(run.resume_from);
+    std::string from = run.resume_from;
+    if (!done.empty()) {
+      from = checkpoint_dir(run.directory, done.back());
+      if (!run.resume_from.empty()) {
+        throw Error(str("trial ", run.trial_id, " has checkpoints of its own and continues from ",
+                        "its latest, ", from, "; drop --resume ", run.resume_from,
+                        ", or start a new trial from it: llmtune train CONFIG --resume ",
+                        run.resume_from));
+      }
+      const nlohmann::json owner = checkpoint_state(from).value("owner", nlohmann::json());
+      if (!owner.is_null() && owner != run.owner) {
+        throw Error(str(from, " belongs to ", owner.dump(), ", not to this trial (",
+                        run.owner.dump(), "): it was copied here; move it away"));
+      }
+    }
+    if (!from.empty()) {
+      trainer.resume(from);
+      if (store && !done.empty())
+        record_unlisted_checkpoints(*store, run.trial_id, run.directory, done, run.owner);
       if (main)
-        std::fprintf(stderr, "trial %lld: starting from %s at step %lld\n",
-                     static_cast<long long>(run.trial_id), run.resume_from.c_str(),
+        std::fprintf(stderr, "trial %lld: resuming from %s at step %lld\n",
+                     static_cast<long long>(run.trial_id), from.c_str(),
                      static_cast<long long>(trainer.step()));
-    } else if (!done.empty()) {
-      trainer.resume(checkpoint_dir(run.directory, done.back()));
-      if (main)
-        std::fprintf(stderr, "trial %lld: resuming from step %lld\n",
-                     static_cast<long long>(run.trial_id), static_cast<long long>(done.back()));
     }
     if (main && world > 1 && run.progress) {
       std::fprintf(stderr, "trial %lld: %d ranks, ZeRO stage %d\n",
@@ -298,13 +398,14 @@ TrialOutcome run_trial(const TrialRun& run) {
           {"train_steps_per_second",
            static_cast<double>(out.result.losses.size()) / std::max(1e-9, out.result.seconds)},
           {"train_loss", out.result.train_loss}};
-      if (store) store->add_metrics(run.trial_id, "training", trainer.step(), summary);
+      writes.add([&run, summary, step = trainer.step()](track::Store& s) {
+        s.add_metrics(run.trial_id, "training", step, summary);
+        s.set_trial_progress(run.trial_id, step);
+        s.set_trial_state(run.trial_id, "COMPLETED");
+      });
       out.final_checkpoint = checkpoint_dir(run.directory, trainer.step());
-      if (store) {
-        store->set_trial_progress(run.trial_id, trainer.step());
-        store->set_trial_state(run.trial_id, "COMPLETED");
-      }
     }
+    writes.flush(true);
     for (const track::MetricRow& r :
          store ? store->metrics(run.trial_id, "validation") : std::vector<track::MetricRow>{}) {
       last_validation = r.metrics;
@@ -312,7 +413,12 @@ TrialOutcome run_trial(const TrialRun& run) {
     out.last_validation = last_validation;
     return out;
   } catch (...) {
-    if (store) store->set_trial_state(run.trial_id, "ERROR");
+    try {
+      if (store) store->set_trial_state(run.trial_id, "ERROR");
+    } catch (const Error& e) {  // the first failure is the one to report
+      std::fprintf(stderr, "warning: cannot mark trial %lld ERROR: %s\n",
+                   static_cast<long long>(run.trial_id), e.what());
+    }
     throw;
   }
 }

@@ -37,8 +37,12 @@ struct TrialRun {
   std::string cache_dir;  // generated datasets
   bool progress = true;   // draw the progress bar
   // A checkpoint (of a trial with the same settings) to start from, as Transformers'
-  // resume_from_checkpoint; used only while the trial has no checkpoint of its own.
+  // resume_from_checkpoint; a trial that has checkpoints of its own refuses it (it continues
+  // from its latest).
   std::string resume_from;
+  // Whom the trial's checkpoints belong to (the store's experiment and trial), written into
+  // each; resuming from the trial directory refuses a checkpoint of another owner.
+  nlohmann::json owner;
   // The data-parallel ranks (null: this process alone). Every rank calls run_trial with the
   // same settings; only rank 0 gets the store, writes TensorBoard files and draws progress.
   dist::Communicator* comm = nullptr;

@@ -3,6 +3,7 @@
 // a checkpoint and then resumed, and a trial that crashes and is restarted automatically.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,7 +123,7 @@ TEST_F(CliExperiment, KilledWhileSavingResumesFromTheLastCompleteCheckpoint) {
   }
   r = run_llmtune("train --trial " + std::to_string(trial) + " --runs " + runs() + " --quiet");
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("resuming from step"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("resuming from " + runs()), std::string::npos) << r.output;
   // The resumed run logs each step once more after its checkpoint; the last value per step wins.
   std::map<int64_t, double> by_step;
   for (const track::MetricRow& m : store->metrics(trial, "training")) {
@@ -151,6 +152,123 @@ TEST_F(CliExperiment, ResumeFromACheckpointDirectory) {
                   " --runs " + runs());
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("not an llmtune checkpoint"), std::string::npos) << r.output;
+}
+
+// A trial never trusts a checkpoint that was edited or copied in, never writes over a complete
+// one, and refuses --resume once it has checkpoints of its own.
+TEST_F(CliExperiment, EditedCopiedOrRedundantCheckpointsAreRefused) {
+  test::CliResult r = run_llmtune("train " + config("first", "single", 6) + " --runs " + runs() +
+                                  " --quiet --stop-after 4");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string trial = runs() + "/first-1/trial-1";
+  const std::string state = trial + "/checkpoint-4/train_state.json";
+  const std::string adapter_or_model = trial + "/checkpoint-4/model.safetensors";
+  const std::string weights = io::read_file(adapter_or_model);
+  const nlohmann::json good = io::read_json(state);
+  nlohmann::json edited = good;
+  edited["step"] = 3;
+  edited["optimizer_steps"] = 3;
+  io::write_file_atomic(state, edited.dump());
+  r = run_llmtune("train --trial 1 --runs " + runs() + " --quiet");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("\"step\" is 3 but the directory is checkpoint-4"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(io::read_file(adapter_or_model), weights);  // nothing was written over it
+  auto store = track::Store::open(runs() + "/llmtune.db");
+  EXPECT_EQ(store->checkpoints(1, "step").size(), 2u);  // steps 2 and 4, once each
+  io::write_file_atomic(state, good.dump());
+
+  r = run_llmtune("train --trial 1 --runs " + runs() + " --quiet --resume " + trial +
+                  "/checkpoint-2");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("has checkpoints of its own"), std::string::npos) << r.output;
+
+  // Another trial's checkpoint copied in as this trial's latest.
+  r = run_llmtune("train " + config("second", "single", 6) + " --runs " + runs() +
+                  " --quiet --stop-after 2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string copied = trial + "/checkpoint-5";
+  fs::copy(runs() + "/second-2/trial-2/checkpoint-2", copied, fs::copy_options::recursive);
+  nlohmann::json other = io::read_json(copied + "/train_state.json");
+  other["step"] = 5;
+  other["optimizer_steps"] = 5;
+  io::write_file_atomic(copied + "/train_state.json", other.dump());
+  r = run_llmtune("train --trial 1 --runs " + runs() + " --quiet");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("belongs to"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"trial_id\":2"), std::string::npos) << r.output;
+  fs::remove_all(copied);
+
+  // Intact again: the trial continues from step 4 and completes.
+  r = run_llmtune("train --trial 1 --runs " + runs() + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("at step 4"), std::string::npos) << r.output;
+  EXPECT_EQ(store->trial(1).steps_completed, 6);
+}
+
+// --set belongs to a config; a trial of the store keeps its settings. A `train CONFIG` that
+// fails ends the experiment it created as ERROR, not ACTIVE for ever.
+TEST_F(CliExperiment, TrainFailuresEndTheExperimentAndTrialsKeepTheirSettings) {
+  test::CliResult r = run_llmtune("train " + config("gone", "single", 4) + " --runs " + runs() +
+                                  " --quiet --set hyperparameters.dataset=" + file("nowhere"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  auto store = track::Store::open(runs() + "/llmtune.db");
+  EXPECT_EQ(store->experiment(1).state, "ERROR");
+  EXPECT_EQ(store->trial(1).state, "ERROR");
+  r = run_llmtune("train --trial 1 --runs " + runs() +
+                  " --set hyperparameters.training_args.max_steps=6");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("keeps the settings it was created with"), std::string::npos) << r.output;
+  // Checkpoints of a run that never evaluated are listed by step rather than refused.
+  r = run_llmtune("train " + config("noeval", "single", 4) + " --runs " + runs() +
+                  " --quiet --set hyperparameters.training_args.evaluation_strategy=no");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_llmtune("checkpoint list 2 --runs " + runs());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("by step"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("checkpoint-4"), std::string::npos) << r.output;
+}
+
+// Another process holding the store locked past the busy timeout does not end the training:
+// the writes wait and go through once it lets go, and nothing is lost.
+TEST_F(CliExperiment, ALockedStoreDelaysMetricsButNeverStopsTraining) {
+  const std::string cfg = config("locked", "single", 8);
+  ::setenv("LLMTUNE_STORE_BUSY_MS", "200", 1);
+  FILE* child = popen(
+      (std::string(LLMTUNE_CLI) + " train " + cfg + " --runs " + runs() + " 2>&1").c_str(), "r");
+  ::unsetenv("LLMTUNE_STORE_BUSY_MS");
+  ASSERT_NE(child, nullptr);
+  sqlite3* db = nullptr;
+  bool locked = false, warned = false;
+  std::string output;
+  char line[4096];
+  while (std::fgets(line, sizeof line, child) != nullptr) {
+    output += line;
+    if (!locked && std::string(line).find("step 2: eval_loss") != std::string::npos) {
+      ASSERT_EQ(sqlite3_open((runs() + "/llmtune.db").c_str(), &db), SQLITE_OK);
+      sqlite3_busy_timeout(db, 10000);
+      ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+      locked = true;
+    }
+    if (locked && !warned &&
+        std::string(line).find("cannot write to the experiment store") != std::string::npos) {
+      warned = true;
+      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+      sqlite3_close(db);
+    }
+  }
+  const int status = pclose(child);
+  EXPECT_TRUE(locked) << output;
+  EXPECT_TRUE(warned) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
+  EXPECT_EQ(losses(1).size(), 8u) << output;  // every step's loss reached the store
+  auto store = track::Store::open(runs() + "/llmtune.db");
+  EXPECT_EQ(store->trial(1).state, "COMPLETED");
+  // Retention ran on every checkpoint: the latest two and the best are kept, the rest deleted.
+  const std::vector<track::CheckpointRow> kept = store->checkpoints(1, "step");
+  EXPECT_GE(kept.size(), 2u);
+  EXPECT_LE(kept.size(), 3u);
+  for (const track::CheckpointRow& c : kept) EXPECT_TRUE(fs::exists(c.path)) << c.path;
 }
 
 // A trial process that dies is restarted by `experiment create` and resumes.

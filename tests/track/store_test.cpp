@@ -230,6 +230,7 @@ TEST_F(CheckpointSort, UuidsAreGeneratedAndUnique) {
   std::set<std::string> seen;
   const std::regex v4("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
   for (int i = 0; i < 20; ++i) {
+    c.step = 10 * (i + 1);
     const std::string uuid = store->add_checkpoint(c);
     EXPECT_TRUE(std::regex_match(uuid, v4)) << uuid;
     seen.insert(uuid);
@@ -409,6 +410,40 @@ TEST(Store, RefusesFilesThatAreNotAStore) {
   ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   expect_error([&] { Store::open(newer); }, {newer, "version 99"});
+}
+
+// A trial has one complete checkpoint per step: a second row would list a checkpoint twice.
+TEST_F(CheckpointSort, ASecondCheckpointOfTheSameStepIsRefused) {
+  const int64_t e = store->create_experiment("a", "", {}, "eval_loss", true);
+  const int64_t t = store->create_trial(e, {}, "t");
+  CheckpointRow c;
+  c.trial_id = t;
+  c.step = 4;
+  const std::string first = store->add_checkpoint(c);
+  expect_error([&] { store->add_checkpoint(c); }, {"already has checkpoint " + first, "step 4"});
+  store->set_checkpoint_state(first, "DELETED");  // once deleted, the step may be saved again
+  EXPECT_NE(store->add_checkpoint(c), first);
+}
+
+// The listing verbs open the store read-only: a mistyped path or an empty file is an error
+// that names it, and nothing is created or changed.
+TEST(Store, ReadOnlyOpeningNeverCreatesOrChangesAFile) {
+  test::ScratchDir dir;
+  const std::string missing = dir.file("typo/llmtune.db");
+  expect_error([&] { Store::open(missing, Store::Access::kReadOnly); },
+               {"no experiment store at " + missing});
+  EXPECT_FALSE(fs::exists(dir.file("typo")));
+  const std::string empty = dir.file("empty.db");
+  std::ofstream(empty).close();
+  expect_error([&] { Store::open(empty, Store::Access::kReadOnly); }, {empty, "is empty"});
+  EXPECT_EQ(fs::file_size(empty), 0u);
+  const std::string path = dir.file("llmtune.db");
+  Store::open(path)->create_experiment("a", "", {}, "loss", true);
+  const auto before = fs::last_write_time(path);
+  auto reader = Store::open(path, Store::Access::kReadOnly);
+  EXPECT_EQ(reader->experiments().size(), 1u);
+  expect_error([&] { reader->create_experiment("b", "", {}, "loss", true); }, {path, "readonly"});
+  EXPECT_EQ(fs::last_write_time(path), before);
 }
 
 TEST(Store, UnknownIdsNameTheIdAndTheStore) {

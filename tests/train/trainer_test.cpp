@@ -4,11 +4,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <limits>
 
 #include "core/error.h"
 #include "core/philox.h"
 #include "io/files.h"
+#include "support/errors.h"
 #include "support/scratch.h"
 #include "support/tiny_llama.h"
 #include "train/checkpoint.h"
@@ -278,6 +280,66 @@ TEST(Trainer, BadOptionsAndMismatchedResumeAreErrors) {
   Trainer wrong(*lora, samples(8, 1), options(dir.file("run")));
   EXPECT_THROW(wrong.resume(checkpoint_dir(dir.file("run"), 2)), Error);
   EXPECT_THROW(wrong.resume(dir.file("nowhere")), Error);
+}
+
+// A checkpoint's state is checked before anything of it is trusted; a complete checkpoint is
+// never written over.
+TEST(Trainer, EditedCheckpointsAreRefusedAndNoneIsOverwritten) {
+  test::ScratchDir dir;
+  auto m = make_model(false);
+  TrainerOptions o = options(dir.file("run"));
+  o.max_steps = 4;
+  o.save_steps = 2;
+  Trainer(*m, samples(16, 1), o).train();
+  const std::string ckpt = checkpoint_dir(dir.file("run"), 4);
+  const std::string state_path = ckpt + "/train_state.json";
+  const nlohmann::json good = io::read_json(state_path);
+  const auto edited = [&](const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json s = good;
+    edit(s);
+    io::write_file_atomic(state_path, s.dump());
+    auto fresh = make_model(false);
+    Trainer t(*fresh, samples(16, 1), o);
+    try {
+      t.resume(ckpt);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("resumed at step ") + std::to_string(t.step());
+  };
+  auto expect = [](const std::string& got, const std::string& part) {
+    EXPECT_NE(got.find(part), std::string::npos) << got;
+  };
+  expect(edited([](auto& s) { s["step"] = 3, s["optimizer_steps"] = 3; }),
+         "\"step\" is 3 but the directory is checkpoint-4");
+  expect(edited([](auto& s) { s["step"] = 3; }), "\"optimizer_steps\" is more than the step 3");
+  expect(edited([](auto& s) { s["step"] = "four"; }), "\"step\" is \"four\", not an integer");
+  expect(edited([](auto& s) { s.erase("batch_size"); }), "\"batch_size\" is missing");
+  expect(edited([](auto& s) { s["zero"] = 5; }), "\"zero\" is not an object");
+  expect(edited([](auto& s) { s = nlohmann::json::array(); }), "not a JSON object");
+  io::write_file_atomic(state_path, good.dump());
+  EXPECT_EQ(edited([](auto&) {}), "resumed at step 4");
+  // Past max_steps: the run would mark itself done at a step it never reached.
+  fs::rename(ckpt, checkpoint_dir(dir.file("run"), 999));
+  nlohmann::json far = good;
+  far["step"] = 999;
+  far["optimizer_steps"] = 999;
+  io::write_file_atomic(checkpoint_dir(dir.file("run"), 999) + "/train_state.json", far.dump());
+  auto fresh = make_model(false);
+  Trainer past(*fresh, samples(16, 1), o);
+  EXPECT_TRUE(test::throws_error([&] { past.resume(checkpoint_dir(dir.file("run"), 999)); },
+                                 {"at step 999, past this run's max_steps 4"}));
+  // Resuming from step 2 while checkpoint-4 exists: saving step 4 again is refused, and the
+  // existing checkpoint keeps its bytes.
+  fs::rename(checkpoint_dir(dir.file("run"), 999), ckpt);
+  io::write_file_atomic(state_path, good.dump());
+  const std::string weights = io::read_file(ckpt + "/model.safetensors");
+  auto again = make_model(false);
+  Trainer t(*again, samples(16, 1), o);
+  t.resume(checkpoint_dir(dir.file("run"), 2));
+  EXPECT_TRUE(test::throws_error([&] { t.train(); }, {ckpt, "never overwrites a checkpoint"}));
+  EXPECT_EQ(io::read_file(ckpt + "/model.safetensors"), weights);
+  EXPECT_EQ(io::read_json(state_path), good);
 }
 
 TEST(Schedule, TransformersAndDeepSpeedFormulas) {
