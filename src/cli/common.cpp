@@ -1,7 +1,9 @@
 #include "cli/common.h"
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <climits>
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 
@@ -10,6 +12,31 @@
 #include "io/peft_adapter.h"
 
 namespace llmtune::cli {
+
+namespace {
+
+template <typename T>
+CLI::Validator number_check(bool allow_zero) {
+  const std::string want =
+      str(std::is_integral_v<T> ? "an integer" : "a finite number", allow_zero ? " >= 0" : " > 0");
+  return CLI::Validator(
+      [allow_zero, want](std::string& text) -> std::string {
+        T v = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        const bool ok = ec == std::errc() && end == text.data() + text.size() &&
+                        std::isfinite(static_cast<double>(v)) && v >= 0 && (allow_zero || v > 0);
+        return ok ? "" : str("\"", text, "\" is not ", want);
+      },
+      std::is_integral_v<T> ? (allow_zero ? "INT >= 0" : "INT > 0")
+                            : (allow_zero ? "NUMBER >= 0" : "NUMBER > 0"));
+}
+
+}  // namespace
+
+const CLI::Validator kFinitePositive = number_check<double>(false);
+const CLI::Validator kFiniteNonNegative = number_check<double>(true);
+const CLI::Validator kPositiveInteger = number_check<int64_t>(false);
+const CLI::Validator kNonNegativeInteger = number_check<int64_t>(true);
 
 void add_model_options(CLI::App* cmd, ModelArgs* a) {
   cmd->add_option("--model", a->dir, "Hugging Face model directory (config.json, safetensors)")
@@ -26,6 +53,15 @@ std::unique_ptr<model::LlamaModel> load_model(const ModelArgs& a) {
     o.frozen_dtype = DType::BF16;
   else if (a.dtype != "f32")
     throw Error(str("--dtype \"", a.dtype, "\" must be f32 or bf16"));
+  namespace fs = std::filesystem;
+  if (!fs::exists(fs::path(a.dir) / "config.json") &&
+      fs::exists(fs::path(a.dir) / "adapter_config.json")) {
+    const model::LoraConfig lora = io::adapter_config_load(a.dir);
+    throw Error(
+        str(a.dir, " is a LoRA adapter, not a model: give its base model with --model",
+            lora.base_model_name_or_path.empty() ? "" : " (" + lora.base_model_name_or_path + ")",
+            " and this directory with --adapter"));
+  }
   auto m = io::model_load(a.dir, o);
   if (!a.adapter.empty()) {
     io::adapter_load(*m, a.adapter);
@@ -47,26 +83,33 @@ std::unique_ptr<text::Tokenizer> load_tokenizer(const ModelArgs& a, bool optiona
 }
 
 std::vector<int32_t> parse_token_ids(const std::string& text, const std::string& option) {
-  std::string cleaned = text;
-  for (char& c : cleaned) {
-    if (c == ',' || c == '[' || c == ']') c = ' ';
-  }
+  const auto bad = [&](const std::string& why) {
+    return Error(str(option, ": ", why, "; give ids like 1,15043,3186"));
+  };
+  std::string_view s = text;
+  const auto trim = [](std::string_view v) {
+    const size_t b = v.find_first_not_of(" \t\n");
+    return b == std::string_view::npos ? std::string_view()
+                                       : v.substr(b, v.find_last_not_of(" \t\n") - b + 1);
+  };
+  s = trim(s);
+  if (s.starts_with('[') && s.ends_with(']')) s = trim(s.substr(1, s.size() - 2));
+  // Separated by commas (every item then non-empty) or, without commas, by spaces.
+  const bool commas = s.find(',') != std::string_view::npos;
   std::vector<int32_t> ids;
-  std::istringstream in(cleaned);
-  for (std::string word; in >> word;) {
-    size_t used = 0;
-    long v = -1;
-    try {
-      v = std::stol(word, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != word.size() || v < INT32_MIN || v > INT32_MAX) {
-      throw Error(str(option, ": \"", word, "\" is not a token id; give ids like 1,15043,3186"));
-    }
-    ids.push_back(static_cast<int32_t>(v));
+  while (!s.empty()) {
+    const size_t cut = commas ? s.find(',') : s.find_first_of(" \t\n");
+    const std::string_view word = trim(s.substr(0, cut));
+    s = cut == std::string_view::npos ? std::string_view() : trim(s.substr(cut + 1));
+    if (word.empty()) throw bad("an empty item between commas");
+    int32_t v = -1;
+    const auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), v);
+    if (ec != std::errc() || end != word.data() + word.size() || v < 0)
+      throw bad(str("\"", word, "\" is not a token id (an integer from 0 to ", INT32_MAX, ")"));
+    ids.push_back(v);
+    if (commas && cut != std::string_view::npos && s.empty()) throw bad("a trailing comma");
   }
-  if (ids.empty()) throw Error(str(option, ": no token ids given; give ids like 1,15043,3186"));
+  if (ids.empty()) throw bad("no token ids given");
   return ids;
 }
 

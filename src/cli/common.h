@@ -24,6 +24,13 @@ std::unique_ptr<model::LlamaModel> load_model(const ModelArgs& args);
 // The tokenizer, or null when `optional` and the directory has none.
 std::unique_ptr<text::Tokenizer> load_tokenizer(const ModelArgs& args, bool optional);
 
+// Validators for numbers typed on the command line: unlike CLI11's PositiveNumber they refuse
+// nan and inf, and say plainly what they want.
+extern const CLI::Validator kFinitePositive;      // a real number > 0
+extern const CLI::Validator kFiniteNonNegative;   // a real number >= 0
+extern const CLI::Validator kPositiveInteger;     // 1, 2, ...
+extern const CLI::Validator kNonNegativeInteger;  // 0, 1, ...
+
 // Token ids written as "1,15043,3186", "1 15043 3186" or "[1, 15043, 3186]"; `option` names the
 // flag in the error a malformed or empty list gets.
 std::vector<int32_t> parse_token_ids(const std::string& text, const std::string& option);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "cli/common.h"
 #include "cli/verbs.h"
 #include "core/error.h"
 #include "data/batch.h"
@@ -40,9 +41,44 @@ data::Format parse_format(const std::string& f) {
   throw Error(str("--format \"", f, "\" must be auto, jsonl, json or csv"));
 }
 
+// The files `prepare` writes into its output directory.
+constexpr const char* kPreparedFiles[] = {"train.jsonl", "valid.jsonl", "test.jsonl",
+                                          "manifest.json"};
+
+// Refuses an output directory that cannot hold the prepared files or whose files would
+// overwrite the source (before anything is read or written).
+void check_output_dir(const std::string& out, const std::string& source) {
+  std::error_code ec;
+  if (fs::exists(out, ec) && !fs::is_directory(out, ec)) {
+    throw Error(str("--out ", out, " is a file; give a directory for train/valid/test.jsonl"));
+  }
+  if (source != "synthetic") {
+    const fs::path src = fs::weakly_canonical(fs::absolute(source), ec);
+    for (const char* name : kPreparedFiles) {
+      const fs::path target = fs::path(out) / name;
+      const bool same = fs::exists(target, ec)
+                            ? fs::equivalent(target, source, ec)
+                            : fs::weakly_canonical(fs::absolute(target), ec) == src;
+      if (same) {
+        throw Error(str("--out ", out, " would overwrite the source ", source, " with its ", name,
+                        "; choose another output directory"));
+      }
+    }
+  }
+}
+
+void create_output_dir(const std::string& out) {
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec || !fs::is_directory(out)) {
+    throw Error(str("cannot create the output directory ", out, ": ",
+                    ec ? ec.message() : "not a directory", "; choose a writable directory"));
+  }
+}
+
 void prepare(const PrepareArgs& a) {
   data::check_subset(a.subset);
-  fs::create_directories(a.out);
+  check_output_dir(a.out, a.source);
   std::vector<data::Record> records;
   nlohmann::ordered_json manifest;
   if (a.source == "synthetic") {
@@ -50,6 +86,7 @@ void prepare(const PrepareArgs& a) {
     o.seed = a.seed;
     o.databases = a.databases;
     o.questions_per_db = a.questions;
+    create_output_dir(a.out);
     const data::SyntheticResult r = data::synthetic_generate(o, a.out);
     records = r.records;
     std::printf(
@@ -69,6 +106,7 @@ void prepare(const PrepareArgs& a) {
     o.input_field = a.input_field;
     o.response_field = a.response_field;
     records = data::read_records(a.source, o);
+    create_output_dir(a.out);  // only once the source reads
     // Database paths were relative to the source file; make them relative to the output.
     const fs::path from = fs::absolute(a.source).parent_path(), to = fs::absolute(a.out);
     for (data::Record& r : records) {
@@ -196,14 +234,17 @@ void add_data(CLI::App& app) {
   prep->add_option("--source", p->source, "A .jsonl/.json/.csv file, or \"synthetic\"")->required();
   prep->add_option("--out", p->out, "Output directory")->required();
   prep->add_option("--subset", p->subset, "easy, medium, hard or all")->capture_default_str();
-  prep->add_option("--seed", p->seed, "Split (and synthetic) seed")->capture_default_str();
+  prep->add_option("--seed", p->seed, "Split (and synthetic) seed")
+      ->capture_default_str()
+      ->check(kNonNegativeInteger);
   prep->add_option("--format", p->format, "auto, jsonl, json or csv")->capture_default_str();
   prep->add_option("--instruction-field", p->instruction_field, "Field holding the question");
   prep->add_option("--input-field", p->input_field, "Field holding the CREATE TABLE text");
   prep->add_option("--response-field", p->response_field, "Field holding the SQL");
-  prep->add_option("--databases", p->databases, "Synthetic: number of databases")
+  prep->add_option("--databases", p->databases, "Synthetic: number of databases (1-10000)")
       ->capture_default_str();
-  prep->add_option("--questions-per-db", p->questions, "Synthetic: questions tried per database")
+  prep->add_option("--questions-per-db", p->questions,
+                   "Synthetic: questions tried per database (1-10000)")
       ->capture_default_str();
   prep->callback([p] { prepare(*p); });
 
@@ -220,12 +261,18 @@ void add_data(CLI::App& app) {
   st->add_option(
       "--chat-template", s->chat_template,
       "Built-in template name (mistral, llama-2, zephyr, chatml, llama-3) or a Jinja file");
-  st->add_option("--max-length", s->max_length, "Truncation length")->capture_default_str();
-  st->add_option("--batch-size", s->batch_size, "Per-device batch size")->capture_default_str();
+  st->add_option("--max-length", s->max_length, "Truncation length")
+      ->capture_default_str()
+      ->check(kPositiveInteger);
+  st->add_option("--batch-size", s->batch_size, "Per-device batch size")
+      ->capture_default_str()
+      ->check(kPositiveInteger);
   st->add_option("--subset", s->subset, "easy, medium, hard or all")->capture_default_str();
   st->add_flag("--group-by-length", s->group_by_length, "Batch similar lengths together");
   st->add_flag("--reference-double-bos", s->double_bos, "Count the reference stack's second BOS");
-  st->add_option("--seed", s->seed, "Batch order seed")->capture_default_str();
+  st->add_option("--seed", s->seed, "Batch order seed")
+      ->capture_default_str()
+      ->check(kNonNegativeInteger);
   st->add_option("--svg", s->svg, "Write the histogram as an SVG chart here");
   st->callback([s] { stats(*s); });
 }

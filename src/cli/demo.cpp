@@ -9,12 +9,15 @@
 #include <filesystem>
 #include <map>
 
+#include "cli/common.h"
 #include "cli/experiment_run.h"
 #include "cli/verbs.h"
+#include "config/experiment.h"
 #include "core/error.h"
 #include "data/format.h"
 #include "data/split.h"
 #include "data/synthetic.h"
+#include "demo_config.h"
 #include "eval/runner.h"
 #include "io/files.h"
 #include "io/hf_checkpoint.h"
@@ -35,7 +38,7 @@ using nlohmann::json;
 
 struct DemoArgs {
   std::string out = "runs/demo";
-  std::string config = "configs/demo.yaml";
+  std::string config;  // "": the built-in configs/demo.yaml
   bool quick = false;
   int64_t vocab = 1000;
 };
@@ -180,6 +183,15 @@ void demo(const DemoArgs& a) {
   const std::string untrained = io::path_join(out, "models/untrained"),
                     base = io::path_join(out, "models/base");
   fs::create_directories(out);
+  // The experiment config is read and checked before minutes of data and pretraining.
+  std::string config = a.config;
+  if (config.empty()) {
+    config = io::path_join(out, "demo.yaml");
+    io::write_file_atomic(config, kDemoConfig);
+  }
+  const std::vector<std::string> sets0 = {"hyperparameters.model=" + base,
+                                          "hyperparameters.dataset=" + data_dir};
+  config::experiment_load(config, sets0);
   say("1/5 synthetic text-to-SQL data");
   make_data(a, data_dir);
   say("2/5 a SentencePiece tokenizer");
@@ -187,16 +199,15 @@ void demo(const DemoArgs& a) {
   say("3/5 a tiny Llama base model");
   make_models(a, data_dir, tok_dir, untrained, base);
 
-  say("4/5 finetuning: full and LoRA on each difficulty (" + a.config + ")");
-  std::vector<std::string> sets = {"hyperparameters.model=" + base,
-                                   "hyperparameters.dataset=" + data_dir};
+  say("4/5 finetuning: full and LoRA on each difficulty (" + config + ")");
+  std::vector<std::string> sets = sets0;
   if (a.quick) {
     sets.push_back("hyperparameters.training_args.max_steps=50");
     sets.push_back("hyperparameters.training_args.eval_steps=25");
     sets.push_back("hyperparameters.training_args.save_steps=25");
   }
   const std::string runs = io::path_join(out, "runs");
-  const int64_t exp = run_experiment(a.config, sets, runs, false);
+  const int64_t exp = run_experiment(config, sets, runs, false);
 
   say("5/5 evaluation on each difficulty's test split");
   const auto tok = text::tokenizer_load(tok_dir);
@@ -283,8 +294,11 @@ void add_demo(CLI::App& app) {
       "  llmtune demo                    (what `make demo` runs)\n"
       "  llmtune demo --quick --out /tmp/demo");
   d->add_option("--out", a->out, "Where everything goes")->capture_default_str();
-  d->add_option("--config", a->config, "The finetuning experiment")->capture_default_str();
-  d->add_option("--vocab", a->vocab, "Tokenizer vocabulary size")->capture_default_str();
+  d->add_option("--config", a->config,
+                "The finetuning experiment (default: the built-in configs/demo.yaml)");
+  d->add_option("--vocab", a->vocab, "Tokenizer vocabulary size")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 1000000));
   d->add_flag("--quick", a->quick, "A shorter run (fewer data and steps), as CI uses");
   d->callback([a] { demo(*a); });
 }

@@ -51,6 +51,8 @@ void run(const EvalArgs& a) {
       throw Error("--predictions scores a file on its own: leave out --model and --dataset");
     }
     preds = eval::predictions_load(a.predictions);
+    if (a.limit > 0 && static_cast<int64_t>(preds.size()) > a.limit)
+      preds.resize(static_cast<size_t>(a.limit));
     report = eval::score(preds, exec);
   } else {
     if (a.model.dir.empty() || a.dataset.empty()) {
@@ -106,13 +108,20 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--dataset", a->dataset, "A records file or a prepared directory");
   cmd->add_option("--split", a->split, "With a directory: which split")->capture_default_str();
   cmd->add_option("--predictions", a->predictions, "Score this JSON Lines file instead of a model");
-  cmd->add_option("--limit", a->limit, "Evaluate only the first N examples");
-  cmd->add_option("--batch-size", a->batch_size)->capture_default_str();
-  cmd->add_option("--max-new-tokens", a->max_new_tokens)->capture_default_str();
+  cmd->add_option("--limit", a->limit, "Evaluate only the first N examples")
+      ->check(kPositiveInteger);
+  cmd->add_option("--batch-size", a->batch_size)->capture_default_str()->check(kPositiveInteger);
+  cmd->add_option("--max-new-tokens", a->max_new_tokens)
+      ->capture_default_str()
+      ->check(kPositiveInteger);
   cmd->add_option("--stop", a->stops, "A string that ends a prediction (repeatable)");
   cmd->add_option("--chat-template", a->chat_template, "Built-in template name or Jinja file");
-  cmd->add_option("--timeout", a->timeout, "Seconds per SQL query")->capture_default_str();
-  cmd->add_option("--max-rows", a->max_rows, "Rows a SQL result may have")->capture_default_str();
+  cmd->add_option("--timeout", a->timeout, "Seconds per SQL query")
+      ->capture_default_str()
+      ->check(kFinitePositive);
+  cmd->add_option("--max-rows", a->max_rows, "Rows a SQL result may have")
+      ->capture_default_str()
+      ->check(kPositiveInteger);
   cmd->add_option("--out", a->out, "Write the predictions here (JSON Lines)");
   cmd->add_option("--json", a->json, "Write the report here instead of printing it");
   cmd->add_flag("--quiet", a->quiet, "No progress bar");

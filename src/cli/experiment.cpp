@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cli/common.h"
 #include "cli/experiment_run.h"
 #include "cli/verbs.h"
 #include "core/error.h"
@@ -90,7 +91,7 @@ void add_experiment(CLI::App& app) {
   cl->add_option("id", *id, "Experiment id")->required();
   cl->add_option("--sort-by", *sort_by,
                  "A metric, or step|time|uuid|trial_id (default: the searcher metric)");
-  cl->add_option("--best", *best, "Only the first N");
+  cl->add_option("--best", *best, "Only the first N")->check(kPositiveInteger);
   cl->add_option("--runs", *runs, "Directory of the store")->capture_default_str();
   cl->add_flag("--json", *json, "JSON instead of a table");
   cl->callback([runs, id, sort_by, best, json] {

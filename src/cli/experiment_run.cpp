@@ -4,9 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -209,6 +211,10 @@ int64_t train_command(const TrainArgs& a) {
     trial_id = dist::broadcast_value(*comm, trial_id, 0);
   } else if (!a.config.empty()) {
     throw Error("give either a config or --trial, not both");
+  } else if (!a.sets.empty()) {
+    throw Error(str("--set changes a config; trial ", trial_id,
+                    " keeps the settings it was created with (run the changed config as a new "
+                    "experiment instead)"));
   }
   auto store = track::Store::open(store_path(a.runs));
   const track::TrialRow trial = store->trial(trial_id);
@@ -232,7 +238,18 @@ int64_t train_command(const TrainArgs& a) {
   run.progress = !a.quiet && main;
   run.stop_after_step = a.stop_after;
   run.resume_from = a.resume;
-  const train::TrialOutcome out = train::run_trial(run);
+  // The experiment's start time tells this store's experiment from one of another store.
+  run.owner = {
+      {"experiment_id", exp.id}, {"trial_id", trial_id}, {"experiment_start", exp.start_time}};
+  train::TrialOutcome out;
+  try {
+    out = train::run_trial(run);
+  } catch (...) {
+    // This command created the experiment, so its failure ends it too (experiment create does
+    // the same for the trials it runs).
+    if (main && a.trial == 0) finish_experiment(a.runs, exp.id, true);
+    throw;
+  }
   if (!main) return trial_id;
   std::printf("trial %lld: %lld steps in %.1f s, train loss %.4f%s%s\n",
               static_cast<long long>(trial_id), static_cast<long long>(out.result.steps),
@@ -243,7 +260,7 @@ int64_t train_command(const TrainArgs& a) {
 }
 
 std::string list_experiments(const std::string& runs, bool as_json) {
-  auto store = track::Store::open(store_path(runs));
+  auto store = track::Store::open(store_path(runs), track::Store::Access::kReadOnly);
   json all = json::array();
   std::string out;
   char line[512];
@@ -268,7 +285,7 @@ std::string list_experiments(const std::string& runs, bool as_json) {
 }
 
 json describe_experiment_json(const std::string& runs, int64_t id) {
-  auto store = track::Store::open(store_path(runs));
+  auto store = track::Store::open(store_path(runs), track::Store::Access::kReadOnly);
   const track::ExperimentRow e = store->experiment(id);
   json j = {{"id", e.id},
             {"name", e.name},
@@ -357,10 +374,26 @@ std::string describe_experiment(const std::string& runs, int64_t id) {
 
 std::string list_checkpoints(const std::string& runs, int64_t id, const std::string& sort_by,
                              int64_t best, bool as_json) {
-  auto store = track::Store::open(store_path(runs));
+  auto store = track::Store::open(store_path(runs), track::Store::Access::kReadOnly);
   const track::ExperimentRow e = store->experiment(id);
-  const std::string key = sort_by.empty() ? e.searcher_metric : sort_by;
+  std::string key = sort_by.empty() ? e.searcher_metric : sort_by;
   std::vector<track::CheckpointRow> rows = store->checkpoints(id, key);
+  const bool any_has_key =
+      std::any_of(rows.begin(), rows.end(),
+                  [&](const track::CheckpointRow& c) { return c.metrics.contains(key); });
+  if (sort_by.empty() && !any_has_key) key = "step";  // never evaluated: by step, not an error
+  if (!rows.empty() && key != "step" && key != "time" && key != "uuid" && key != "trial_id") {
+    std::set<std::string> metrics;
+    for (const track::CheckpointRow& c : rows)
+      for (const auto& [k, v] : c.metrics.items()) metrics.insert(k);
+    if (!metrics.count(key)) {
+      std::string known;
+      for (const std::string& m : metrics) known += (known.empty() ? "" : ", ") + m;
+      throw Error(str("--sort-by ", key, ": no checkpoint of experiment ", id,
+                      " has that metric; sort by one of: ", known.empty() ? "" : known + ", ",
+                      "step, time, uuid, trial_id"));
+    }
+  }
   if (best > 0 && static_cast<int64_t>(rows.size()) > best) rows.resize(static_cast<size_t>(best));
   json all = json::array();
   std::string out = str("checkpoints of experiment ", id, " by ", key, "\n");

@@ -33,6 +33,9 @@ std::string join(const std::vector<int32_t>& ids) {
 }
 
 void run(GenerateArgs& a) {
+  model::sampling_check(a.sampling);
+  for (const std::string& s : a.stops)
+    if (s.empty()) throw Error("--stop \"\" would end every generation at once; give a text");
   const int given = !a.prompt.empty() + !a.dataset.empty() + !a.prompt_ids.empty();
   if (given != 1)
     throw Error("give exactly one of --prompt TEXT, --dataset FILE --index N, --prompt-ids IDS");
@@ -105,12 +108,20 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--prompt-ids", a->prompt_ids, "Raw prompt token ids, e.g. 1,2,3");
   cmd->add_flag("--print-ids", a->print_ids, "Also print the prompt and generated token ids");
   cmd->add_option("--chat-template", a->chat_template, "Built-in template name or Jinja file");
-  cmd->add_option("--max-new-tokens", a->sampling.max_new_tokens)->capture_default_str();
+  cmd->add_option("--max-new-tokens", a->sampling.max_new_tokens)
+      ->capture_default_str()
+      ->check(kPositiveInteger);
   cmd->add_option("--stop", a->stops, "A string that ends the generation (repeatable)");
-  cmd->add_option("--temperature", a->sampling.temperature, "0: greedy")->capture_default_str();
-  cmd->add_option("--top-k", a->sampling.top_k, "0: off")->capture_default_str();
-  cmd->add_option("--top-p", a->sampling.top_p, "1: off")->capture_default_str();
-  cmd->add_option("--seed", a->sampling.seed)->capture_default_str();
+  cmd->add_option("--temperature", a->sampling.temperature, "0: greedy")
+      ->capture_default_str()
+      ->check(kFiniteNonNegative);
+  cmd->add_option("--top-k", a->sampling.top_k, "0: off")
+      ->capture_default_str()
+      ->check(kNonNegativeInteger);
+  cmd->add_option("--top-p", a->sampling.top_p, "1: off")
+      ->capture_default_str()
+      ->check(kFinitePositive & CLI::Range(0.0, 1.0));
+  cmd->add_option("--seed", a->sampling.seed)->capture_default_str()->check(kNonNegativeInteger);
   cmd->callback([a] { run(*a); });
 }
 

@@ -39,6 +39,9 @@ void print_ids(const text::Tokenizer& t, const std::vector<int32_t>& ids) {
 }
 
 void run(const TokenizeArgs& a) {
+  if (a.chat.empty() && (a.add_generation_prompt || !a.chat_template.empty()))
+    throw Error("--add-generation-prompt and --chat-template apply to --chat FILE.json");
+  if (a.decode.empty() && a.skip_special) throw Error("--skip-special applies to --decode IDS");
   text::TokenizerOptions options;
   options.backend = a.backend;
   const auto t = text::tokenizer_load(a.dir, options);
@@ -53,7 +56,8 @@ void run(const TokenizeArgs& a) {
   if (!a.chat.empty()) {
     text::ChatOptions chat;
     chat.add_generation_prompt = a.add_generation_prompt;
-    chat.template_override = a.chat_template;
+    if (!a.chat_template.empty())
+      chat.template_override = text::chat_template_resolve(a.chat_template);
     const std::string rendered = text::apply_chat_template(*t, text::chat_load(a.chat), chat);
     std::printf("rendered (%s tokenizer):\n%s\n", t->kind(), quoted(rendered).c_str());
     text::EncodeOptions e;
@@ -88,7 +92,8 @@ void add_tokenize(CLI::App& app) {
   cmd->add_flag("--add-generation-prompt", args->add_generation_prompt,
                 "With --chat: end with the assistant prompt");
   cmd->add_option("--chat-template", args->chat_template,
-                  "With --chat: a Jinja template instead of the tokenizer's");
+                  "With --chat: a built-in template name (mistral, llama-2, zephyr, chatml, "
+                  "llama-3) or a Jinja file instead of the tokenizer's");
   cmd->add_option("--backend", args->backend, "auto, tokenizer.json or sentencepiece")
       ->capture_default_str();
   cmd->add_flag("--no-special", args->no_special, "Do not add BOS/EOS around the text");

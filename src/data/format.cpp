@@ -20,6 +20,7 @@ std::vector<text::ChatMessage> conversation(const Record& r, bool with_response,
 std::vector<Sample> format_records(const text::Tokenizer& tokenizer,
                                    const std::vector<Record>& records, const FormatOptions& o,
                                    FormatReport* report) {
+  const Activity activity(str("formatting and tokenizing ", records.size(), " records"));
   if (o.max_length < 2) throw Error(str("max_length must be at least 2, got ", o.max_length));
   FormatReport local;
   FormatReport& rep = report ? *report : local;

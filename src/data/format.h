@@ -27,7 +27,7 @@ std::vector<text::ChatMessage> conversation(const Record& r, bool with_response,
 
 struct FormatOptions {
   int64_t max_length = 2048;
-  std::string chat_template;  // the template source; "" = the tokenizer's own
+  text::ChatTemplate chat_template;  // empty: the tokenizer's own
   std::string system = kSystemPrompt;
   // The reference stack tokenizes the rendered text with tokenizer(text), which adds a second
   // BOS in front of the template's own. Off by default; on to reproduce the reference runs.

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "data/csv.h"
 #include "io/files.h"
 #include "text/utf8.h"
@@ -68,6 +69,10 @@ int64_t line_at(std::string_view text, size_t offset, bool lone_cr) {
 }
 
 void check_utf8(std::string_view text, const std::string& path, bool lone_cr) {
+  if (const size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    throw Error(str(path, ":", line_at(text, nul, lone_cr), ": byte offset ", nul,
+                    " is a NUL byte; a records file is text"));
+  }
   if (text::utf8_valid(text)) return;
   for (size_t i = 0; i < text.size();) {
     const size_t n = text::utf8_length(static_cast<unsigned char>(text[i]));
@@ -157,7 +162,9 @@ std::string json_reason(const json::parse_error& e) {
   const std::string what = e.what();
   const size_t at = what.find("parse error");
   const size_t colon = at == std::string::npos ? at : what.find(": ", at);
-  return colon == std::string::npos ? what : what.substr(colon + 2);
+  std::string reason = colon == std::string::npos ? what : what.substr(colon + 2);
+  if (reason.size() > 200) reason = reason.substr(0, 200) + "...";  // "last read" can be huge
+  return reason;
 }
 
 std::vector<std::string> json_keys(const json& obj) {
@@ -214,12 +221,19 @@ std::vector<Record> read_json_lines(std::string_view text, const std::string& pa
     ++line;
     if (is_blank(s)) continue;
     const std::string at = where(path, line);
+    json_check_depth(s, at);
     json value;
+    std::string duplicate;
     try {
-      value = json::parse(s);
+      value = json_parse_keys(s, &duplicate);
     } catch (const json::parse_error& e) {
       throw Error(str(at, ": invalid JSON at column ", std::max<size_t>(e.byte, 1), ": ",
                       json_reason(e), "; each line must hold one JSON object (JSON Lines)"));
+    } catch (const json::out_of_range& e) {  // a number past the double range
+      throw Error(str(at, ": invalid JSON: ", e.what()));
+    }
+    if (!duplicate.empty()) {
+      throw Error(str(at, ": field \"", duplicate, "\" appears twice in the record; keep one"));
     }
     if (records.empty()) {
       require_object(value, at);
@@ -265,15 +279,22 @@ std::vector<size_t> array_element_offsets(std::string_view text) {
 
 std::vector<Record> read_json_array(std::string_view text, const std::string& path,
                                     const ReadOptions& options) {
+  json_check_depth(text, path);
   json doc;
+  std::string duplicate;
   try {
-    doc = json::parse(text);
+    doc = json_parse_keys(text, &duplicate);
   } catch (const json::parse_error& e) {
     const size_t at = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
     const size_t line_start = at == 0 ? 0 : text.rfind('\n', at - 1) + 1;  // npos + 1 == 0
     throw Error(str(path, ":", line_at(text, at, false), ": invalid JSON at column ",
                     at - line_start + 1, ": ", json_reason(e),
                     "; the file must hold one JSON array of objects"));
+  } catch (const json::out_of_range& e) {  // a number past the double range
+    throw Error(str(path, ": invalid JSON: ", e.what()));
+  }
+  if (!duplicate.empty()) {
+    throw Error(str(path, ": field \"", duplicate, "\" appears twice in a record; keep one"));
   }
   if (!doc.is_array()) {
     throw Error(str(path, ":", line_at(text, text.find_first_not_of(kSpace), false),
@@ -370,6 +391,7 @@ int64_t count_words(std::string_view s) {
 }  // namespace
 
 std::vector<Record> read_records(const std::string& path, const ReadOptions& options) {
+  const Activity activity("reading the records of " + path);
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     throw Error(str(path,

@@ -159,13 +159,14 @@ class QueryRunner {
 };
 
 void options_check(const SyntheticOptions& o, const std::string& out_dir) {
-  if (o.databases < 1) {
-    throw Error(str("synthetic data: databases must be at least 1 (got ", o.databases,
-                    "); ask for one or more databases"));
+  // The upper bounds keep a typo from filling the disk: 10,000 databases are about 300 MB and
+  // far more variety than a synthetic set needs.
+  if (o.databases < 1 || o.databases > 10000) {
+    throw Error(str("synthetic data: databases must be from 1 to 10000 (got ", o.databases, ")"));
   }
-  if (o.questions_per_db < 1) {
-    throw Error(str("synthetic data: questions_per_db must be at least 1 (got ", o.questions_per_db,
-                    "); ask for one or more questions per database"));
+  if (o.questions_per_db < 1 || o.questions_per_db > 10000) {
+    throw Error(str("synthetic data: questions_per_db must be from 1 to 10000 (got ",
+                    o.questions_per_db, ")"));
   }
   const std::pair<const char*, double> shares[] = {
       {"easy", o.easy}, {"medium", o.medium}, {"hard", o.hard}};

@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
+#include "core/json.h"
 #include "data/format.h"
 #include "data/split.h"
 #include "eval/sql_match.h"
@@ -62,6 +64,7 @@ model::StopCheck stop_at_strings(const text::Tokenizer& tokenizer,
 EvalReport score(std::vector<Prediction>& preds, const ExecOptions& exec) {
   EvalReport r;
   std::map<std::string, std::vector<size_t>> members;
+  std::map<std::string, int64_t> missing;  // database path -> predictions that name it
   for (size_t i = 0; i < preds.size(); ++i) {
     Prediction& p = preds[i];
     if (p.references.empty()) throw Error(str("prediction ", i + 1, " has no reference"));
@@ -70,6 +73,8 @@ EvalReport score(std::vector<Prediction>& preds, const ExecOptions& exec) {
       p.exact = p.exact || sql_exact_match(p.prediction, ref);
     p.execution.clear();
     if (!p.db_path.empty()) {
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(p.db_path, ec)) ++missing[p.db_path];
       p.execution =
           exec_outcome_name(execution_match(p.db_path, p.prediction, p.references[0], exec));
     }
@@ -101,12 +106,20 @@ EvalReport score(std::vector<Prediction>& preds, const ExecOptions& exec) {
     g.execution_accuracy = g.executed == 0 ? 0.0 : static_cast<double>(matches) / g.executed;
     r.groups[group] = g;
   }
+  for (const auto& [path, n] : missing) {
+    std::error_code ec;
+    r.warnings.push_back(str("database ", path,
+                             std::filesystem::exists(path, ec) ? " is not a file" : " is missing",
+                             ": ", n, " prediction(s) name it and count as gold_failed; fix their ",
+                             "db_path (relative to the predictions file)"));
+  }
   return r;
 }
 
 EvalReport evaluate(model::LlamaModel& model, const text::Tokenizer& tokenizer,
                     const std::vector<data::Record>& records, const EvalOptions& o,
                     std::vector<Prediction>* out) {
+  const Activity activity(str("generating predictions for ", records.size(), " records"));
   if (records.empty()) throw Error("no records to evaluate");
   if (o.batch_size < 1) throw Error(str("batch size must be at least 1, got ", o.batch_size));
   text::ChatOptions chat;
@@ -174,6 +187,7 @@ ordered_json EvalReport::to_json() const {
                        {"seconds", seconds},
                        {"tokens_per_second", generated_tokens / std::max(1e-9, seconds)}};
   }
+  if (!warnings.empty()) j["warnings"] = warnings;
   return j;
 }
 
@@ -202,22 +216,33 @@ std::string EvalReport::table() const {
     for (const auto& [k, n] : g.outcomes) out += " " + k + " " + std::to_string(n);
     out += "\n";
   }
+  for (const std::string& w : warnings) out += "warning: " + w + "\n";
   return out;
 }
 
 std::vector<Prediction> predictions_load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(str("cannot open ", path, ": check the predictions file's path"));
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const OutOfMemory&) {
+    throw;
+  } catch (const Error& e) {
+    throw Error(str(e.what(), "; check the predictions file's path"));
+  }
   const std::filesystem::path base = std::filesystem::absolute(path).parent_path();
   std::vector<Prediction> out;
   int64_t line_no = 0;
+  std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    json_check_depth(line, str(path, ":", line_no));
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {
+      throw Error(str(path, ":", line_no, ": invalid JSON: ", e.what()));
+    } catch (const nlohmann::json::out_of_range& e) {  // a number past the double range
       throw Error(str(path, ":", line_no, ": invalid JSON: ", e.what()));
     }
     const std::string where = str(path, ":", line_no);

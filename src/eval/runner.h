@@ -43,6 +43,9 @@ struct EvalReport {
   std::map<std::string, GroupScores> groups;  // "all", then each difficulty present
   int64_t generated_tokens = 0;
   double seconds = 0;
+  // What the scores cannot show: databases that are missing (their predictions count as
+  // gold_failed), with the path and how many predictions named each.
+  std::vector<std::string> warnings;
   nlohmann::ordered_json to_json() const;
   std::string table() const;
 };
@@ -51,7 +54,7 @@ struct EvalOptions {
   int64_t batch_size = 8;
   model::SamplingOptions sampling;        // greedy by default; EOS is added to the stop ids
   std::vector<std::string> stop_strings;  // also end a prediction (the text is cut there)
-  std::string chat_template;              // source; "" = the tokenizer's
+  text::ChatTemplate chat_template;       // empty: the tokenizer's
   std::string system = "";                // "" = the reference system prompt
   ExecOptions exec;
   std::string db_root;  // record.db is relative to this directory

@@ -18,25 +18,36 @@ double now() {
 
 }  // namespace
 
+void sampling_check(const SamplingOptions& o) {
+  if (o.max_new_tokens < 1)
+    throw Error(str("max_new_tokens must be at least 1, got ", o.max_new_tokens));
+  if (!(o.temperature >= 0.0) || !std::isfinite(o.temperature))  // NaN fails the first
+    throw Error(str("temperature must be a finite number >= 0 (0: greedy), got ", o.temperature));
+  if (!(o.top_p > 0.0 && o.top_p <= 1.0))
+    throw Error(str("top_p must be in (0, 1] (1: off), got ", o.top_p));
+  if (o.top_k < 0) throw Error(str("top_k must be >= 0 (0: off), got ", o.top_k));
+}
+
 int32_t sample_token(std::vector<float> logits, const SamplingOptions& o, float uniform) {
   const int64_t v = static_cast<int64_t>(logits.size());
   if (v == 0) throw Error("no logits to sample from");
   if (o.temperature <= 0.0) {
     return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
-  for (float& x : logits) x = static_cast<float>(x / o.temperature);
-  // Candidates by decreasing logit (ties: lower id first).
+  // Candidates by decreasing logit (ties: lower id first); the temperature keeps the order.
   std::vector<int32_t> order(static_cast<size_t>(v));
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
   int64_t keep = v;
   if (o.top_k > 0) keep = std::min(keep, o.top_k);
-  // Softmax over the kept candidates, in double.
+  // Softmax of logits / temperature over the kept candidates, in double. The maximum is taken
+  // out before dividing, so a tiny temperature tends to the argmax instead of overflowing.
   std::vector<double> p(static_cast<size_t>(keep));
   const double mx = logits[order[0]];
   double sum = 0;
-  for (int64_t i = 0; i < keep; ++i) sum += (p[i] = std::exp(logits[order[i]] - mx));
+  for (int64_t i = 0; i < keep; ++i)
+    sum += (p[i] = std::exp((static_cast<double>(logits[order[i]]) - mx) / o.temperature));
   for (double& x : p) x /= sum;
   if (o.top_p < 1.0) {  // the smallest prefix whose mass reaches top_p (at least one token)
     double mass = 0;
@@ -61,10 +72,8 @@ std::vector<Generation> generate(LlamaModel& model,
                                  const std::vector<std::vector<int32_t>>& prompts,
                                  const SamplingOptions& o, const StopCheck& stop,
                                  GenerationStats* stats) {
+  sampling_check(o);
   if (prompts.empty()) return {};
-  if (o.max_new_tokens < 1)
-    throw Error(str("max_new_tokens must be at least 1, got ", o.max_new_tokens));
-  if (o.top_p <= 0.0 || o.top_p > 1.0) throw Error(str("top_p must be in (0, 1], got ", o.top_p));
   const int64_t b = static_cast<int64_t>(prompts.size());
   int64_t longest = 0;
   for (const auto& p : prompts) {
@@ -99,6 +108,12 @@ std::vector<Generation> generate(LlamaModel& model,
     std::vector<int32_t> step_ids(static_cast<size_t>(b), 0), step_pos(static_cast<size_t>(b), -1);
     for (int64_t r = 0; r < b; ++r) {
       if (done[r]) continue;
+      const auto row = all.begin() + r * vocab;
+      if (!std::all_of(row, row + vocab, [](float x) { return std::isfinite(x); })) {
+        throw Error(str("the model's logits are not finite (row ", r, ", generated token ",
+                        step + 1, "): its weights or adapter hold NaN or infinity, or overflow; ",
+                        "check the checkpoint"));
+      }
       const float u = PhiloxStream(o.seed, philox_stream(0x67656e, r, step)).uniform(0);
       const int32_t tok = sample_token(
           std::vector<float>(all.begin() + r * vocab, all.begin() + (r + 1) * vocab), o, u);

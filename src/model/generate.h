@@ -20,6 +20,10 @@ struct SamplingOptions {
   std::vector<int32_t> stop_ids;  // tokens that end a row (EOS); the stop token is kept
 };
 
+// Throws llmtune::Error naming the setting when options are out of range (a NaN or negative
+// temperature, top_p outside (0, 1], a negative top_k, max_new_tokens < 1).
+void sampling_check(const SamplingOptions& o);
+
 struct Generation {
   std::vector<int32_t> tokens;  // generated, after the prompt
   std::string finish;           // "stop_id", "stop" (the callback), "length"

@@ -43,13 +43,21 @@ TEST(CliTokenize, DecodeAndChat) {
   const fs::path chat =
       fs::temp_directory_path() / ("llmtune-cli-" + std::to_string(::getpid()) + ".json");
   io::write_file_atomic(chat.string(), R"([{"role": "user", "content": "Hi"}])");
-  r = llmtune(
-      "tokenize --tokenizer " + llama2() + " --chat " + chat.string() +
-      " --add-generation-prompt --chat-template \"{% for m in messages %}<|{{ m['role'] }}|>{{ "
-      "m['content'] }}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}\"");
+  // --chat-template takes a Jinja file (or a built-in name), as every verb does.
+  const std::string jinja = chat.string() + ".jinja";
+  io::write_file_atomic(jinja,
+                        "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+                        "{% if add_generation_prompt %}<|assistant|>{% endif %}");
+  r = llmtune("tokenize --tokenizer " + llama2() + " --chat " + chat.string() +
+              " --add-generation-prompt --chat-template " + jinja);
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("\"<|user|>Hi<|assistant|>\""), std::string::npos) << r.output;
+  r = llmtune("tokenize --tokenizer " + llama2() + " --chat " + chat.string() +
+              " --chat-template chatml");  // a built-in name, not the literal text "chatml"
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("<|im_start|>user\\nHi<|im_end|>"), std::string::npos) << r.output;
   fs::remove(chat);
+  fs::remove(jinja);
 }
 
 TEST(CliTokenize, ErrorsExitNonZeroWithTheReason) {

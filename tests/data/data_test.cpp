@@ -95,7 +95,7 @@ class Formatting : public ::testing::Test {
   void SetUp() override {
     if (!fs::exists(mistral_dir())) GTEST_SKIP() << mistral_dir() << " absent";
     tokenizer_ = text::tokenizer_load(mistral_dir());
-    options_.chat_template = text::builtin_chat_template("mistral");
+    options_.chat_template = text::chat_template_resolve("mistral");
   }
   std::unique_ptr<text::Tokenizer> tokenizer_;
   FormatOptions options_;

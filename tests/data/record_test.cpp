@@ -397,6 +397,25 @@ TEST(RecordRead, BadInputsNameTheFileLineAndField) {
   EXPECT_TRUE(throws_error([&] { read_records(dir.path()); }, {dir.path(), "directory"}));
 }
 
+// A field given twice is ambiguous (JSON parsers keep one or the other), and a NUL byte has
+// no place in a text file: both are refused with the line.
+TEST(RecordRead, RepeatedFieldsAndNulBytesAreRefused) {
+  ScratchDir dir;
+  const std::string twice =
+      write(dir, "twice.jsonl",
+            "{\"question\": \"a\", \"context\": \"b\", \"answer\": \"c\"}\n"
+            "{\"question\": \"a\", \"question\": \"x\", \"context\": \"b\", \"answer\": \"c\"}\n");
+  EXPECT_TRUE(
+      throws_error([&] { read_records(twice); }, {twice + ":2", "\"question\" appears twice"}));
+  const std::string array =
+      write(dir, "twice.json",
+            "[{\"question\": \"a\", \"context\": \"b\", \"answer\": \"c\", \"answer\": \"d\"}]");
+  EXPECT_TRUE(throws_error([&] { read_records(array); }, {array, "\"answer\" appears twice"}));
+  const std::string nul =
+      write(dir, "nul.csv", std::string("instruction,input,response\nq,t,s\nq,t\0x,s\n", 41));
+  EXPECT_TRUE(throws_error([&] { read_records(nul); }, {nul + ":3", "NUL byte"}));
+}
+
 TEST(RecordWrite, RoundTripIsExact) {
   ScratchDir dir;
   const std::vector<Record> records = {

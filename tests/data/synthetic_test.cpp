@@ -280,10 +280,12 @@ TEST(SyntheticOutput, BadOptionsThrowClearErrors) {
   test::ScratchDir dir;
   SyntheticOptions o = small_options();
   o.databases = 0;
-  expect_error(o, dir.str(), "databases must be at least 1");
+  expect_error(o, dir.str(), "databases must be from 1 to 10000 (got 0)");
+  o.databases = 1000000;  // a typo that would fill the disk
+  expect_error(o, dir.str(), "databases must be from 1 to 10000 (got 1000000)");
   o = small_options();
   o.questions_per_db = -3;
-  expect_error(o, dir.str(), "questions_per_db must be at least 1");
+  expect_error(o, dir.str(), "questions_per_db must be from 1 to 10000 (got -3)");
   o = small_options();
   o.medium = -0.1;
   expect_error(o, dir.str(), "medium share must be a number >= 0");

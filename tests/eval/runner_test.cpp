@@ -104,6 +104,29 @@ TEST(Predictions, FileRoundTripAndErrors) {
   }
 }
 
+// A database that is missing or not a file cannot score any prediction: the report says so
+// with the path and the count instead of a silent 0% execution accuracy.
+TEST(Score, MissingDatabasesAreNamedWithTheirCount) {
+  test::ScratchDir dir;
+  std::vector<Prediction> p(3);
+  for (Prediction& x : p) {
+    x.prediction = "SELECT 1";
+    x.references = {"SELECT 1"};
+  }
+  p[0].db_path = p[1].db_path = dir.file("nowhere.sqlite");
+  p[2].db_path = dir.path();
+  const EvalReport r = score(p, {});
+  ASSERT_EQ(r.warnings.size(), 2u);
+  EXPECT_NE(r.warnings[0].find(dir.path() + " is not a file: 1 prediction(s)"), std::string::npos)
+      << r.warnings[0];
+  EXPECT_NE(r.warnings[1].find(dir.file("nowhere.sqlite") + " is missing: 2 prediction(s)"),
+            std::string::npos)
+      << r.warnings[1];
+  EXPECT_NE(r.table().find("warning: database " + dir.file("nowhere.sqlite")), std::string::npos);
+  EXPECT_EQ(r.to_json()["warnings"].size(), 2u);
+  EXPECT_EQ(r.groups.at("all").outcomes.at("gold_failed"), 3);
+}
+
 model::ModelConfig tiny() {
   model::ModelConfig c;
   c.vocab_size = 32000;
@@ -128,7 +151,7 @@ TEST(TeacherForced, AccuracyIsArgmaxAgainstTheLabels) {
   r.input = "CREATE TABLE head (age INTEGER)";
   r.response = "SELECT COUNT(*) FROM head";
   data::FormatOptions f;
-  f.chat_template = text::builtin_chat_template("mistral");
+  f.chat_template = text::chat_template_resolve("mistral");
   data::Record r2 = r;
   r2.response = "SELECT age FROM head";
   const std::vector<data::Sample> samples = data::format_records(*tok, {r, r2, r}, f, nullptr);
@@ -183,7 +206,7 @@ TEST(Evaluate, GeneratesScoresAndReportsProgress) {
   EvalOptions o;
   o.batch_size = 3;
   o.sampling.max_new_tokens = 4;
-  o.chat_template = text::builtin_chat_template("mistral");
+  o.chat_template = text::chat_template_resolve("mistral");
   o.db_root = dir.root().string();
   int64_t calls = 0, last = 0;
   o.progress = [&](int64_t done, int64_t total, double) {

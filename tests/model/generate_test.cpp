@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "core/error.h"
 #include "core/philox.h"
 #include "model/generate.h"
 #include "support/compare.h"
+#include "support/errors.h"
 #include "support/tiny_llama.h"
 
 namespace llmtune::model {
@@ -170,6 +172,61 @@ TEST(Sampling, TemperatureTopKTopP) {
   o.temperature = 0.01;  // nearly greedy: the tie splits the mass
   EXPECT_EQ(sample_token(logits, o, 0.25f), 1);
   EXPECT_EQ(sample_token(logits, o, 0.75f), 2);
+}
+
+// Out-of-range settings are refused by name (a NaN temperature used to emit one token forever);
+// a vanishing temperature tends to the argmax instead of overflowing into NaN.
+TEST(Sampling, SettingsAreCheckedAndTinyTemperaturesStayFinite) {
+  auto error_of = [](const SamplingOptions& o) {
+    try {
+      sampling_check(o);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  SamplingOptions o;
+  EXPECT_EQ(error_of(o), "");
+  o.temperature = std::nan("");
+  EXPECT_NE(error_of(o).find("temperature must be a finite number >= 0"), std::string::npos);
+  o.temperature = -1;
+  EXPECT_NE(error_of(o).find("temperature"), std::string::npos);
+  o.temperature = std::numeric_limits<double>::infinity();
+  EXPECT_NE(error_of(o).find("temperature"), std::string::npos);
+  o = {};
+  o.top_p = std::nan("");
+  EXPECT_NE(error_of(o).find("top_p must be in (0, 1]"), std::string::npos);
+  o = {};
+  o.top_k = -3;
+  EXPECT_NE(error_of(o).find("top_k must be >= 0"), std::string::npos);
+  o = {};
+  o.max_new_tokens = 0;
+  EXPECT_NE(error_of(o).find("max_new_tokens"), std::string::npos);
+  auto m = make_model(0, false);
+  o = {};
+  o.temperature = std::nan("");
+  EXPECT_THROW(generate(*m, {tokens(4, 5)}, o), Error);
+
+  const std::vector<float> logits = {1.0f, 3.0f, 2.5f, 0.0f};
+  o = {};
+  o.temperature = 1e-300;
+  for (float u : {0.0f, 0.5f, 0.9999f}) EXPECT_EQ(sample_token(logits, o, u), 1) << u;
+}
+
+// Weights that hold NaN (a damaged checkpoint) make every logit NaN; generation says so instead
+// of emitting token 0 for ever.
+TEST(Generate, NonFiniteLogitsAreAnError) {
+  auto m = make_model(0, false);
+  for (model::ParamRef& p : m->parameters()) {
+    if (p.name == "model.norm.weight") {
+      p.value->copy_(
+          Tensor::from_f32(std::vector<float>(p.value->numel(), std::nanf("")), p.value->shape()));
+    }
+  }
+  SamplingOptions o;
+  o.max_new_tokens = 3;
+  EXPECT_TRUE(test::throws_error([&] { generate(*m, {tokens(4, 5)}, o); },
+                                 {"logits are not finite", "check the checkpoint"}));
 }
 
 TEST(Sampling, SeededGenerationRepeatsAndVaries) {

@@ -25,6 +25,12 @@ using test::max_rel_error;
 
 constexpr double kTol = 1e-4;      // logits and gradients
 constexpr double kLossTol = 1e-5;  // step losses
+// Weights after ten AdamW steps. Adam divides each gradient by its own running magnitude, so an
+// element whose gradient is near the fp32 rounding noise of the whole tensor moves by a good
+// part of lr per step in a direction that noise picks; two fp32 implementations (or this one at
+// another thread count or vector width) drift apart by ~1e-4 of the tensor's scale in ten
+// steps (measured: 1e-5 with AVX-512, up to 1.6e-4 with AVX2 at 1 to 4 threads).
+constexpr double kTrainedTol = 5e-4;
 
 std::string case_dir(const std::string& name) {
   return std::string(LLMTUNE_REFERENCE_DIR) + "/" + name;
@@ -140,7 +146,7 @@ void check_training(const Case& c, Training training) {
     EXPECT_LE(std::fabs(r.grad_norm - want_norm[s]) / want_norm[s], kTol) << tag << " step " << s;
   }
   for (model::ParamRef& p : m->trainable_parameters()) {
-    EXPECT_LE(max_rel_error(*p.value, c.want(tag + ".final." + p.name)), kTol) << p.name;
+    EXPECT_LE(max_rel_error(*p.value, c.want(tag + ".final." + p.name)), kTrainedTol) << p.name;
   }
 }
 
