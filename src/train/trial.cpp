@@ -299,6 +299,9 @@ TrialOutcome run_trial(const TrialRun& run) {
            static_cast<double>(out.result.losses.size()) / std::max(1e-9, out.result.seconds)},
           {"train_loss", out.result.train_loss}};
       if (store) store->add_metrics(run.trial_id, "training", trainer.step(), summary);
+      // TensorBoard gets them too, as Transformers' TensorBoardCallback logs them.
+      for (const auto& [k, v] : summary.items())
+        if (events) events->scalar(track::tensorboard_tag(k), trainer.step(), v.get<double>());
       out.final_checkpoint = checkpoint_dir(run.directory, trainer.step());
       if (store) {
         store->set_trial_progress(run.trial_id, trainer.step());
