@@ -26,8 +26,13 @@ test: build
 demo: build
 	$(BUILD)/src/cli/llmtune demo --out runs/demo
 
+# The reference stack (Transformers' Trainer + PEFT, from .venv) races as a second peer when the
+# environment is there.
+VENV ?= .venv
+HF_PEER = $(if $(wildcard $(VENV)/requirements.sha256),--hf-peer bench/hf_trainer_peer.py --hf-python $(VENV)/bin/python)
+
 bench: build
-	$(BUILD)/bench/train_step --peer bench/train_step_peer.py --python $(PY)
+	$(BUILD)/bench/train_step --peer bench/train_step_peer.py --python $(PY) $(HF_PEER)
 	$(PY) tests/text/make_tokenizer_reference.py --shared $(SHARED) --out $(BUILD)/text >/dev/null
 	$(BUILD)/bench/tokenize --tokenizer $(SHARED)/fixtures/llama2-tokenizer \
 	  --corpus $(BUILD)/text/corpus.jsonl --peer bench/tokenize_peer.py --python $(PY)

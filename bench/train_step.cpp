@@ -2,9 +2,11 @@
 // in PyTorch (bench/train_step_peer.py), alternating step by step in one run, for full training
 // and for LoRA (r=8 on q_proj and v_proj, alpha 32, dropout 0.1). Prints median seconds per
 // step, tokens/s, the ratio, achieved GFLOP/s, the share of this machine's measured sgemm peak,
-// and peak memory.
+// and peak memory. With --hf-peer the reference stack itself races too: Transformers' Trainer
+// (with PEFT for LoRA) stepping the same model (bench/hf_trainer_peer.py, in the project's .venv).
 //
 //   build/bench/train_step --peer bench/train_step_peer.py [--rounds 7] [--modes full,lora]
+//       [--hf-peer bench/hf_trainer_peer.py --hf-python .venv/bin/python]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -26,6 +28,7 @@ namespace {
 struct Args {
   std::string peer;
   std::string python = "/usr/bin/python3";
+  std::string hf_peer, hf_python;  // the reference stack itself (Trainer + PEFT), when given
   int rounds = 7;
   int warmup = 1;
   std::vector<std::string> modes = {"full", "lora"};
@@ -52,19 +55,28 @@ size_t peak_rss_and_reset() {
 // The PyTorch process. Its PyTorch uses the same OpenBLAS kernels as llmtune (`core`), so the
 // race compares the two programs, not two BLAS kernel choices.
 std::unique_ptr<bench::Peer> start_peer(const Args& a, const std::string& mode,
-                                        const std::string& core) {
-  return std::make_unique<bench::Peer>(
-      std::vector<std::string>{a.python,         a.peer,
-                               "--mode",         mode,
-                               "--hidden",       std::to_string(a.hidden),
-                               "--layers",       std::to_string(a.layers),
-                               "--heads",        std::to_string(a.heads),
-                               "--kv-heads",     std::to_string(a.kv_heads),
-                               "--intermediate", std::to_string(a.intermediate),
-                               "--vocab",        std::to_string(a.vocab),
-                               "--seq",          std::to_string(a.seq),
-                               "--batch",        std::to_string(a.batch)},
-      std::vector<std::string>{"OPENBLAS_CORETYPE=" + core});
+                                        const std::string& core, bool hf = false) {
+  return std::make_unique<bench::Peer>(std::vector<std::string>{hf ? a.hf_python : a.python,
+                                                                hf ? a.hf_peer : a.peer,
+                                                                "--mode",
+                                                                mode,
+                                                                "--hidden",
+                                                                std::to_string(a.hidden),
+                                                                "--layers",
+                                                                std::to_string(a.layers),
+                                                                "--heads",
+                                                                std::to_string(a.heads),
+                                                                "--kv-heads",
+                                                                std::to_string(a.kv_heads),
+                                                                "--intermediate",
+                                                                std::to_string(a.intermediate),
+                                                                "--vocab",
+                                                                std::to_string(a.vocab),
+                                                                "--seq",
+                                                                std::to_string(a.seq),
+                                                                "--batch",
+                                                                std::to_string(a.batch)},
+                                       std::vector<std::string>{"OPENBLAS_CORETYPE=" + core});
 }
 
 // llmtune's side: the model, its optimizer and one fixed batch.
@@ -160,6 +172,10 @@ Args parse(int argc, char** argv) {
       a.peer = next();
     else if (k == "--python")
       a.python = next();
+    else if (k == "--hf-peer")
+      a.hf_peer = next();
+    else if (k == "--hf-python")
+      a.hf_python = next();
     else if (k == "--rounds")
       a.rounds = std::stoi(next());
     else if (k == "--warmup")
@@ -180,6 +196,7 @@ Args parse(int argc, char** argv) {
       throw Error(str("unknown option ", k, " (see the comment at the top of train_step.cpp)"));
   }
   if (a.peer.empty()) throw Error("--peer PATH/train_step_peer.py is required");
+  if (!a.hf_peer.empty() && a.hf_python.empty()) a.hf_python = a.python;
   return a;
 }
 
@@ -210,6 +227,10 @@ int main(int argc, char** argv) {
       std::vector<std::unique_ptr<bench::Peer>> peers;
       std::vector<std::string> names = {"pytorch"};
       peers.push_back(start_peer(a, mode, cpu::blas_core()));
+      if (!a.hf_peer.empty()) {
+        names.push_back("hf-trainer");
+        peers.push_back(start_peer(a, mode, cpu::blas_core(), true));
+      }
       for (auto& p : peers) p->ask("mem");  // reset the peak after start-up
       std::vector<double> t_ours;
       std::vector<std::vector<double>> t_peer(peers.size());

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that building and testing llmtune need.
+# Installs the Debian packages that building and testing llmtune need, and the project's Python
+# environment .venv (git-ignored): Debian's python3 with its system packages (python3-torch)
+# plus the PyPI packages pinned in scripts/requirements.txt, for the interop oracles
+# (tests/interop: Transformers, PEFT, trl, tokenizers, TensorBoard, sacreBLEU, Determined) and
+# the Hugging Face peer of `make bench`.
 # Idempotent: prints nothing and changes nothing when everything is already present.
+# When PyPI cannot be reached it says so in one line and, unless CI=true, carries on without
+# .venv (the interop tests then skip, saying why); under CI=true that is a failure.
 set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
 
 packages=(
   g++ cmake make pkg-config git
@@ -18,6 +25,9 @@ packages=(
   clang-format
   python3 python3-torch    # the independent PyTorch oracle (tests/reference, bench peers)
   python3-sentencepiece python3-regex python3-jinja2  # tokenizer and chat-template oracles
+  # .venv: the venv module, and the Debian packages its PyPI packages use (requirements.txt)
+  python3-venv python3-numpy python3-yaml python3-requests python3-psutil python3-attr
+  python3-six python3-pygments python3-dateutil
 )
 
 missing=()
@@ -26,17 +36,47 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-if ! $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/llmtune-apt.log 2>&1; then
-  $sudo apt-get update -q >>/tmp/llmtune-apt.log 2>&1
-  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/llmtune-apt.log 2>&1 || {
-    echo "install-deps: apt-get failed; see /tmp/llmtune-apt.log" >&2
-    tail -20 /tmp/llmtune-apt.log >&2
-    exit 1
-  }
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/llmtune-apt.log 2>&1; then
+    $sudo apt-get update -q >>/tmp/llmtune-apt.log 2>&1
+    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/llmtune-apt.log 2>&1 || {
+      echo "install-deps: apt-get failed; see /tmp/llmtune-apt.log" >&2
+      tail -20 /tmp/llmtune-apt.log >&2
+      exit 1
+    }
+  fi
 fi
+
+# .venv is current when its stamp holds the hash of requirements.txt; otherwise it is rebuilt
+# from scratch (--clear), so that a package dropped from the file does not linger.
+venv="$root/.venv"
+requirements="$root/scripts/requirements.txt"
+stamp="$venv/requirements.sha256"
+want="$(sha256sum <"$requirements" | cut -d' ' -f1)"
+if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  exit 0
+fi
+log=/tmp/llmtune-pip.log
+echo "install-deps: building .venv from scripts/requirements.txt (pinned PyPI packages)"
+rm -f "$stamp"
+/usr/bin/python3 -m venv --clear --system-site-packages "$venv" >"$log" 2>&1 || {
+  echo "install-deps: python3 -m venv failed; see $log" >&2
+  exit 1
+}
+if ! "$venv/bin/pip" install --disable-pip-version-check --no-input -q --timeout 20 --retries 2 \
+    --no-deps --only-binary=:all: -r "$requirements" >>"$log" 2>&1; then
+  unreachable="NewConnectionError|Failed to establish|name resolution|timed out|unreachable|ProxyError|SSLError"
+  if grep -qE "$unreachable" "$log"; then
+    echo "install-deps: PyPI cannot be reached, so .venv (the interop oracles) is not installed ($(grep -oE "$unreachable" "$log" | tail -1)); see $log" >&2
+  else
+    echo "install-deps: pip install -r scripts/requirements.txt failed; see $log" >&2
+  fi
+  [ "${CI:-}" = "true" ] && exit 1
+  exit 0
+fi
+echo "$want" >"$stamp"

@@ -1,5 +1,7 @@
 #include "data/format.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace llmtune::data {
@@ -17,6 +19,54 @@ std::vector<text::ChatMessage> conversation(const Record& r, bool with_response,
   return m;
 }
 
+int32_t reference_pad_id(const text::Tokenizer& tokenizer, const FormatOptions& o) {
+  const int32_t pad = o.reference_pad_id >= 0 ? o.reference_pad_id : tokenizer.special_tokens().eos;
+  if (pad < 0) throw Error("reference-compatible mode needs a pad id: the tokenizer has no EOS");
+  return pad;
+}
+
+namespace {
+
+// Where trl's DataCollatorForCompletionOnlyLM (0.7.10, no instruction template) lets the loss
+// start: after the last occurrence of the template's ids among the labels, or -1 when there is
+// none. It searches the labels after the pad id was masked, so a template holding the pad id
+// never matches; the same here.
+int64_t response_start(const std::vector<int32_t>& labels, const std::vector<int32_t>& tmpl) {
+  int64_t start = -1;
+  const size_t n = labels.size(), m = tmpl.size();
+  for (size_t i = 0; m > 0 && i + m <= n; ++i) {
+    if (std::equal(tmpl.begin(), tmpl.end(), labels.begin() + static_cast<ptrdiff_t>(i)))
+      start = static_cast<int64_t>(i + m);
+  }
+  return start;
+}
+
+// The reference-compatible sample of one rendered conversation (see FormatOptions).
+Sample reference_sample(const text::Tokenizer& tokenizer, const std::string& full,
+                        const std::vector<int32_t>& response_template, int32_t pad,
+                        const FormatOptions& o, FormatReport& rep) {
+  Sample s;
+  std::vector<int32_t> ids = tokenizer.encode(full);  // add_special_tokens, as tokenizer(text)
+  s.full_length = static_cast<int64_t>(ids.size());
+  s.truncated = s.full_length > o.max_length;
+  if (s.truncated) {
+    ids.resize(static_cast<size_t>(o.max_length));
+    ++rep.truncated;
+  }
+  s.labels = ids;
+  for (int32_t& l : s.labels) {
+    if (l == pad) l = -100;
+  }
+  const int64_t start = response_start(s.labels, response_template);
+  s.prompt_length = start < 0 ? static_cast<int64_t>(ids.size()) : start;
+  if (start < 0) ++rep.template_miss;
+  std::fill(s.labels.begin(), s.labels.begin() + s.prompt_length, -100);
+  s.input_ids = std::move(ids);
+  return s;
+}
+
+}  // namespace
+
 std::vector<Sample> format_records(const text::Tokenizer& tokenizer,
                                    const std::vector<Record>& records, const FormatOptions& o,
                                    FormatReport* report) {
@@ -33,6 +83,14 @@ std::vector<Sample> format_records(const text::Tokenizer& tokenizer,
   text::EncodeOptions encode;
   encode.add_special_tokens = false;  // the template writes its own BOS/EOS
   const int32_t bos = tokenizer.special_tokens().bos;
+  std::vector<int32_t> response_template;
+  int32_t pad = -1;
+  if (o.reference_compatible) {
+    response_template = tokenizer.encode(o.response_template, encode);
+    if (response_template.empty())
+      throw Error("reference-compatible mode needs a response template (\"[/INST]\" for Mistral)");
+    pad = reference_pad_id(tokenizer, o);
+  }
   std::vector<Sample> out;
   for (size_t i = 0; i < records.size(); ++i) {
     const Record& r = records[i];
@@ -41,6 +99,13 @@ std::vector<Sample> format_records(const text::Tokenizer& tokenizer,
         text::apply_chat_template(tokenizer, conversation(r, false, o.system), prompt_only);
     const std::string full =
         text::apply_chat_template(tokenizer, conversation(r, true, o.system), whole);
+    if (o.reference_compatible) {
+      out.push_back(reference_sample(tokenizer, full, response_template, pad, o, rep));
+      out.back().record = static_cast<int64_t>(i);
+      rep.full_lengths.push_back(out.back().full_length);
+      ++rep.kept;
+      continue;
+    }
     std::vector<int32_t> ids = tokenizer.encode(full, encode);
     std::vector<int32_t> prompt_ids = tokenizer.encode(prompt, encode);
     if (o.reference_double_bos && bos >= 0) {

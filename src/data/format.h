@@ -32,7 +32,20 @@ struct FormatOptions {
   // The reference stack tokenizes the rendered text with tokenizer(text), which adds a second
   // BOS in front of the template's own. Off by default; on to reproduce the reference runs.
   bool reference_double_bos = false;
+  // Reference-compatible mode: the samples the reference workflow trains on, token for token
+  // (tokenizer(text, truncation=True, max_length) and trl's DataCollatorForCompletionOnlyLM,
+  // padding with reference_pad_id): the tokenizer's BOS in front of the template's own (double
+  // BOS), every label equal to the pad id masked (with pad = EOS the EOS is never learned),
+  // labels masked up to the end of the last occurrence of response_template's ids, and a row
+  // without it (say, cut by truncation) kept with every label masked. Off (the default):
+  // llmtune's fixes of those three, see README "Where llmtune deliberately differs".
+  bool reference_compatible = false;
+  std::string response_template = "[/INST]";  // encoded without special tokens, as trl does
+  int32_t reference_pad_id = -1;  // -1: EOS, as the reference sets pad = eos when there is none
 };
+
+// The pad id the reference-compatible mode masks and pads with.
+int32_t reference_pad_id(const text::Tokenizer& tokenizer, const FormatOptions& options);
 
 // One tokenized example. input_ids has at most max_length tokens; labels are -100 over the
 // prompt, the token ids over the response and its EOS.
@@ -51,11 +64,12 @@ struct FormatReport {
   int64_t truncated = 0;      // kept, but cut at max_length
   int64_t response_cut = 0;   // excluded: the prompt alone reaches max_length
   int64_t template_miss = 0;  // excluded: the prompt's tokens are not a prefix of the whole's
+                              // (reference-compatible mode: kept with every label masked)
   std::vector<int64_t> full_lengths;  // of every record, before truncation
 };
 
 // Formats and tokenizes every record; excluded ones are counted in the report, never silently
-// trained on with an all-masked row.
+// trained on with an all-masked row (except in reference-compatible mode, which keeps them).
 std::vector<Sample> format_records(const text::Tokenizer& tokenizer,
                                    const std::vector<Record>& records, const FormatOptions& options,
                                    FormatReport* report);

@@ -403,6 +403,9 @@ TrialOutcome run_trial(const TrialRun& run) {
         s.set_trial_progress(run.trial_id, step);
         s.set_trial_state(run.trial_id, "COMPLETED");
       });
+      // TensorBoard gets them too, as Transformers' TensorBoardCallback logs them.
+      for (const auto& [k, v] : summary.items())
+        if (events) events->scalar(track::tensorboard_tag(k), trainer.step(), v.get<double>());
       out.final_checkpoint = checkpoint_dir(run.directory, trainer.step());
     }
     writes.flush(true);

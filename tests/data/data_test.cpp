@@ -139,6 +139,53 @@ TEST_F(Formatting, LabelsMaskThePromptAndKeepTheEos) {
   EXPECT_EQ(y.prompt_length, x.prompt_length + 1);
 }
 
+// Reference-compatible mode: the reference stack's samples (double BOS, EOS label masked by
+// pad = EOS, loss after the last "[/INST]", all-masked rows kept); tests/interop compares it
+// with trl's collator on the whole shared file.
+TEST_F(Formatting, ReferenceCompatibleModeKeepsTheReferenceQuirks) {
+  const Sample ours = format_records(*tokenizer_, {head_record()}, options_, nullptr)[0];
+  options_.reference_compatible = true;
+  FormatReport rep;
+  const Sample ref = format_records(*tokenizer_, {head_record()}, options_, &rep)[0];
+  EXPECT_EQ(rep.kept, 1);
+  EXPECT_EQ(rep.template_miss, 0);
+  EXPECT_EQ(std::vector<int32_t>(ref.input_ids.begin(), ref.input_ids.begin() + 2),
+            (std::vector<int32_t>{1, 1}));
+  // The same tokens after the extra BOS; the prompt ends with "[/INST]" = 733 28748 16289 28793.
+  EXPECT_EQ(std::vector<int32_t>(ref.input_ids.begin() + 1, ref.input_ids.end()), ours.input_ids);
+  EXPECT_EQ(ref.prompt_length, ours.prompt_length + 1);
+  EXPECT_EQ(std::vector<int32_t>(ref.input_ids.begin() + ref.prompt_length - 4,
+                                 ref.input_ids.begin() + ref.prompt_length),
+            (std::vector<int32_t>{733, 28748, 16289, 28793}));
+  // Labels: the response as ours, but the EOS masked (pad = EOS).
+  EXPECT_EQ(ref.input_ids.back(), 2);
+  EXPECT_EQ(ref.labels.back(), -100);
+  for (size_t i = ref.prompt_length; i + 1 < ref.labels.size(); ++i)
+    EXPECT_EQ(ref.labels[i], ours.labels[i - 1]) << i;
+  for (int64_t i = 0; i < ref.prompt_length; ++i) EXPECT_EQ(ref.labels[i], -100) << i;
+  // Truncated before the end of "[/INST]": kept, with every label masked.
+  options_.max_length = ref.prompt_length - 1;
+  const Sample cut = format_records(*tokenizer_, {head_record()}, options_, &rep)[0];
+  EXPECT_EQ(rep.template_miss, 1);
+  EXPECT_EQ(rep.kept, 1);
+  EXPECT_TRUE(cut.truncated);
+  EXPECT_EQ(static_cast<int64_t>(cut.input_ids.size()), options_.max_length);
+  EXPECT_TRUE(
+      std::all_of(cut.labels.begin(), cut.labels.end(), [](int32_t l) { return l == -100; }));
+  // The last occurrence wins: a question that itself holds "[/INST]" moves nothing here, since
+  // the prompt's own comes later.
+  Record twice = head_record();
+  twice.instruction += " [/INST]";
+  options_.max_length = 2048;
+  const Sample t = format_records(*tokenizer_, {twice}, options_, &rep)[0];
+  EXPECT_EQ(t.labels.back(), -100);
+  EXPECT_EQ(tokenizer_->decode(
+                std::vector<int32_t>(t.input_ids.begin() + t.prompt_length, t.input_ids.end() - 1)),
+            head_record().response);
+  options_.response_template = "";
+  EXPECT_THROW(format_records(*tokenizer_, {head_record()}, options_, &rep), Error);
+}
+
 TEST_F(Formatting, TruncationCutsTheTailAndExcludesRowsWithoutResponse) {
   FormatReport rep;
   const Sample full = format_records(*tokenizer_, {head_record()}, options_, &rep)[0];
