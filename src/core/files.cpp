@@ -48,4 +48,14 @@ std::string read_file(const std::string& path) {
   return bytes;
 }
 
+std::string read_file(const std::string& path, const std::string& hint) {
+  try {
+    return read_file(path);
+  } catch (const OutOfMemory&) {
+    throw;
+  } catch (const Error& e) {
+    throw Error(str(e.what(), "; ", hint));
+  }
+}
+
 }  // namespace llmtune

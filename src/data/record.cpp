@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/json.h"
 #include "data/csv.h"
 #include "io/files.h"
@@ -398,12 +399,7 @@ std::vector<Record> read_records(const std::string& path, const ReadOptions& opt
                     ": is a directory, not a records file; give the path of a .jsonl, "
                     ".json or .csv file"));
   }
-  std::string bytes;
-  try {
-    bytes = io::read_file(path);
-  } catch (const Error& e) {
-    throw Error(str(e.what(), "; check the records file's path and permissions"));
-  }
+  const std::string bytes = read_file(path, "check the records file's path and permissions");
   std::string_view text = bytes;
   if (text.starts_with(kBom)) text.remove_prefix(kBom.size());
   const Format format =

@@ -221,14 +221,7 @@ std::string EvalReport::table() const {
 }
 
 std::vector<Prediction> predictions_load(const std::string& path) {
-  std::string text;
-  try {
-    text = read_file(path);
-  } catch (const OutOfMemory&) {
-    throw;
-  } catch (const Error& e) {
-    throw Error(str(e.what(), "; check the predictions file's path"));
-  }
+  const std::string text = read_file(path, "check the predictions file's path");
   const std::filesystem::path base = std::filesystem::absolute(path).parent_path();
   std::vector<Prediction> out;
   int64_t line_no = 0;

@@ -189,15 +189,8 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
 }
 
 ModelConfig ModelConfig::load(const std::string& path) {
-  std::string text;
-  try {
-    text = read_file(path);
-  } catch (const OutOfMemory&) {
-    throw;
-  } catch (const Error& e) {
-    throw Error(str(e.what(), "; a model directory needs a config.json"));
-  }
-  return from_json(json_parse(text, path), path);
+  return from_json(json_parse(read_file(path, "a model directory needs a config.json"), path),
+                   path);
 }
 
 json ModelConfig::to_json() const {

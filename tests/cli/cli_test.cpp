@@ -103,28 +103,17 @@ class CliData : public ::testing::Test {
   fs::path dir_;
 };
 
-std::string easy_rows(int n) {
-  std::string s;
-  for (int i = 0; i < n; ++i) {
-    s +=
-        R"x({"instruction": "How many heads are older than )x" + std::to_string(i) +
-        R"x( ?", "input": "CREATE TABLE head (age INTEGER)", "response": "SELECT COUNT(*) FROM head WHERE age > )x" +
-        std::to_string(i) + "\"}\n";
-  }
-  return s;
-}
-
 // Each bad input exits with code 2 and says what is wrong and where.
 TEST_F(CliData, BadInputsExitTwoWithTheReason) {
   struct Case {
     std::string name, args, expect;
   };
-  const std::string good = file("good.jsonl", easy_rows(40));
+  const std::string good = file("good.jsonl", test::easy_rows(40));
   const std::vector<Case> cases = {
       {"missing file",
        "data prepare --source " + (dir_ / "nope.jsonl").string() + " --out " + out(), "nope.jsonl"},
       {"malformed JSON",
-       "data prepare --source " + file("bad.jsonl", easy_rows(2) + "{\"instruction\": \n") +
+       "data prepare --source " + file("bad.jsonl", test::easy_rows(2) + "{\"instruction\": \n") +
            " --out " + out(),
        "bad.jsonl:3"},
       {"missing field",
@@ -154,7 +143,8 @@ TEST_F(CliData, BadInputsExitTwoWithTheReason) {
       {"empty subset", "data prepare --source " + good + " --subset hard --out " + out(),
        "subset \"hard\""},
       {"too few to split",
-       "data prepare --source " + file("few.jsonl", easy_rows(3)) + " --out " + out(), "too few"},
+       "data prepare --source " + file("few.jsonl", test::easy_rows(3)) + " --out " + out(),
+       "too few"},
       {"unknown format", "data prepare --source " + good + " --format xml --out " + out(), "xml"},
       {"no synthetic databases", "data prepare --source synthetic --databases 0 --out " + out(),
        "database"},
@@ -175,8 +165,8 @@ TEST_F(CliData, BadInputsExitTwoWithTheReason) {
 }
 
 TEST_F(CliData, PrepareSplitsAndStatsReports) {
-  const Result r =
-      llmtune("data prepare --source " + file("rows.jsonl", easy_rows(40)) + " --out " + out());
+  const Result r = llmtune("data prepare --source " + file("rows.jsonl", test::easy_rows(40)) +
+                           " --out " + out());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("train 32, valid 4, test 4"), std::string::npos) << r.output;
   for (const char* f : {"train.jsonl", "valid.jsonl", "test.jsonl", "manifest.json"}) {

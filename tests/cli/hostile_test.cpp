@@ -31,21 +31,10 @@ void expect_refused(const CliResult& r, const std::vector<std::string>& parts) {
     EXPECT_NE(r.output.find(p), std::string::npos) << "lacks \"" << p << "\": " << r.output;
 }
 
-std::string rows(int n) {
-  std::string s;
-  for (int i = 0; i < n; ++i) {
-    s +=
-        R"x({"instruction": "How many heads are older than )x" + std::to_string(i) +
-        R"x( ?", "input": "CREATE TABLE head (age INTEGER)", "response": "SELECT COUNT(*) FROM head WHERE age > )x" +
-        std::to_string(i) + "\"}\n";
-  }
-  return s;
-}
-
 TEST(CliHostile, PrepareNeverOverwritesItsOwnSource) {
   test::ScratchDir dir;
   const std::string source = dir.file("train.jsonl");
-  io::write_file_atomic(source, rows(40));
+  io::write_file_atomic(source, test::easy_rows(40));
   expect_refused(run_llmtune("data prepare --source " + source + " --out " + dir.path()),
                  {"would overwrite the source " + source});
   // The same file through another spelling of the directory, and through a hard link.
@@ -55,7 +44,7 @@ TEST(CliHostile, PrepareNeverOverwritesItsOwnSource) {
   fs::create_hard_link(source, dir.file("out/valid.jsonl"));
   expect_refused(run_llmtune("data prepare --source " + source + " --out " + dir.file("out")),
                  {"would overwrite the source"});
-  EXPECT_EQ(io::read_file(source), rows(40));
+  EXPECT_EQ(io::read_file(source), test::easy_rows(40));
   expect_refused(run_llmtune("data prepare --source " + source + " --out " + source),
                  {"--out " + source + " is a file"});
   expect_refused(run_llmtune("data prepare --source " + source + " --out /proc/llmtune-out"),

@@ -25,6 +25,18 @@ inline CliResult run_llmtune_with(const std::string& program, const std::string&
   return r;
 }
 
+// `n` text-to-SQL records as JSON Lines, each of the easy subset's length.
+inline std::string easy_rows(int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) {
+    s +=
+        R"x({"instruction": "How many heads are older than )x" + std::to_string(i) +
+        R"x( ?", "input": "CREATE TABLE head (age INTEGER)", "response": "SELECT COUNT(*) FROM head WHERE age > )x" +
+        std::to_string(i) + "\"}\n";
+  }
+  return s;
+}
+
 inline CliResult run_llmtune(const std::string& args) {
   return run_llmtune_with(LLMTUNE_CLI, args);
 }

@@ -39,6 +39,7 @@
 #include "io/peft_adapter.h"
 #include "io/safetensors.h"
 #include "model/generate.h"
+#include "support/reference_data.h"
 #include "text/chat.h"
 #include "text/tokenizer.h"
 #include "train/adamw.h"
@@ -92,23 +93,6 @@ model::LoraConfig lora_spec(const std::string& spec, const std::string& base) {
   return l;
 }
 
-model::Batch batch_of(const io::SafetensorsFile& data, const std::string& prefix, int64_t index) {
-  const Tensor ids = data.tensor(prefix + "input_ids");
-  const int64_t t = ids.size(-1), rows = ids.size(-2), per = rows * t;
-  auto slice = [&](const std::string& name) {
-    if (!data.find(prefix + name)) return std::vector<int32_t>{};
-    const std::vector<int32_t> all = data.tensor(prefix + name).to_i32();
-    return std::vector<int32_t>(all.begin() + index * per, all.begin() + (index + 1) * per);
-  };
-  model::Batch b;
-  b.batch = rows;
-  b.seq = t;
-  b.input_ids = slice("input_ids");
-  b.attention_mask = slice("attention_mask");
-  b.labels = slice("labels");
-  return b;
-}
-
 // Greedy continuations of DATA's prompt_ids rows, (B, n).
 Tensor greedy(model::LlamaModel& m, const io::SafetensorsFile& data, int64_t n) {
   const Tensor p = data.tensor("prompt_ids");
@@ -131,7 +115,7 @@ int cmd_logits(const Args& a) {
   auto m = io::model_load(a.pos.at(0), {});
   if (!a.get("adapter").empty()) io::adapter_load(*m, a.get("adapter"));
   io::NamedTensors out;
-  out.emplace_back("logits", m->logits(batch_of(*data, "", 0)));
+  out.emplace_back("logits", m->logits(test::reference_batch(*data, "", 0)));
   if (!a.get("greedy").empty())
     out.emplace_back("greedy", greedy(*m, *data, std::stoll(a.get("greedy"))));
   if (!a.get("merge-save").empty()) {
@@ -159,8 +143,8 @@ int cmd_train(const Args& a) {
   const int64_t micro = ids.numel() / (ids.size(-1) * ids.size(-2));
   const int64_t steps = std::stoll(a.get("steps", "3"));
   for (int64_t step = 0; step < steps; ++step) {
-    const model::Batch mb[] = {batch_of(*data, "train.", (2 * step) % micro),
-                               batch_of(*data, "train.", (2 * step + 1) % micro)};
+    const model::Batch mb[] = {test::reference_batch(*data, "train.", (2 * step) % micro),
+                               test::reference_batch(*data, "train.", (2 * step + 1) % micro)};
     train::StepConfig c;
     c.lr = lr;
     c.seed = 11;
@@ -170,7 +154,7 @@ int cmd_train(const Args& a) {
                 r.grad_norm);
   }
   io::NamedTensors t;
-  const model::Batch batch = batch_of(*data, "", 0);
+  const model::Batch batch = test::reference_batch(*data, "", 0);
   t.emplace_back("logits", m->logits(batch));
   t.emplace_back("greedy", greedy(*m, *data, std::stoll(a.get("greedy", "8"))));
   if (lora) {
@@ -221,7 +205,7 @@ int cmd_chat(const Args& a) {
     o.merge_rejected_system = false;  // the renderer alone, as apply_chat_template
     std::vector<text::ChatMessage> messages;
     for (const json& m : c.at("messages")) messages.push_back({m.at("role"), m.at("content")});
-    json r = {{"template", c.at("template")}, {"source", o.template_override}};
+    json r = {{"template", c.at("template")}, {"source", o.template_override.source}};
     try {
       r["text"] = text::apply_chat_template(*tok, messages, o);
       r["ids"] = text::encode_chat(*tok, messages, o);

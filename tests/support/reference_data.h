@@ -16,7 +16,8 @@ inline model::Batch reference_batch(const io::SafetensorsFile& data, const std::
                                     int64_t index = 0) {
   const Tensor ids = data.tensor(prefix + "input_ids");
   const int64_t t = ids.size(-1), rows = ids.size(-2), per = rows * t;
-  auto slice = [&](const std::string& name) {
+  auto slice = [&](const std::string& name) {  // attention_mask and labels are optional
+    if (!data.find(prefix + name)) return std::vector<int32_t>{};
     const std::vector<int32_t> all = data.tensor(prefix + name).to_i32();
     return std::vector<int32_t>(all.begin() + index * per, all.begin() + (index + 1) * per);
   };
