@@ -25,6 +25,8 @@ using namespace llmtune;
 
 namespace {
 
+constexpr double kLearningRate = 1e-4;  // the peers use the same
+
 struct Args {
   std::string peer;
   std::string python = "/usr/bin/python3";
@@ -103,9 +105,7 @@ class Ours {
       l.dropout = 0.1;
       model_->add_lora(l, 0);
     }
-    train::AdamWOptions opt;
-    opt.lr = 1e-4;
-    adamw_ = std::make_unique<train::AdamW>(model_->trainable_parameters(), opt);
+    adamw_ = std::make_unique<train::AdamW>(model_->trainable_parameters(), train::AdamWOptions{});
     batch_.batch = a.batch;
     batch_.seq = a.seq;
     PhiloxStream rng(1, 2);
@@ -120,7 +120,7 @@ class Ours {
     s.rng_counter = counter_++;
     const Tensor loss = model_->forward(batch_, s);
     model_->backward();
-    adamw_->step();
+    adamw_->step(kLearningRate);
     model_->zero_grad();
     loss_ = loss.item();
     return now() - t0;

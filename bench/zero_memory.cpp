@@ -12,8 +12,8 @@
 
 #include "core/error.h"
 #include "core/philox.h"
-#include "dist/communicator.h"
-#include "dist/zero.h"
+#include "parallel/communicator.h"
+#include "parallel/zero.h"
 #include "train/trainer.h"
 
 using namespace llmtune;
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     }
   }
   try {
-    auto comm = dist::make_communicator();
+    auto comm = parallel::make_communicator();
     const int world = comm->world_size();
     model::ModelConfig c;
     c.vocab_size = 32000;
@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
       trainer.train();
       const double sent = static_cast<double>(comm->stats().bytes_sent - sent0) / steps;
       const MemoryStats after = device_memory(Device::cpu()).stats();
-      const dist::ZeroMemory acc = trainer.engine().accounted();
+      const parallel::ZeroMemory acc = trainer.engine().accounted();
       if (comm->rank() == 0) {
         std::printf("| %d | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", stage, world,
                     mib(acc.parameters), mib(acc.gradients), mib(acc.optimizer), mib(acc.total()),

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "io/hf_checkpoint.h"
 #include "io/peft_adapter.h"
@@ -45,10 +46,13 @@ void add_model_options(CLI::App* cmd, ModelArgs* a) {
   cmd->add_flag("--merge", a->merge, "Merge the adapter into the weights before running");
   cmd->add_option("--dtype", a->dtype, "Weight storage: f32 or bf16")->capture_default_str();
   cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer directory (default: the model's)");
+  cmd->add_option("--device", a->device, "cpu, cuda, cuda:N, or auto (a GPU when there is one)")
+      ->capture_default_str();
 }
 
 std::unique_ptr<model::LlamaModel> load_model(const ModelArgs& a) {
   model::ModelOptions o;
+  o.device = device_resolve(a.device);
   if (a.dtype == "bf16")
     o.frozen_dtype = DType::BF16;
   else if (a.dtype != "f32")

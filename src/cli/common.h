@@ -13,10 +13,11 @@ namespace llmtune::cli {
 
 struct ModelArgs {
   std::string dir;
-  std::string adapter;        // a PEFT adapter directory, optional
-  bool merge = false;         // merge the adapter into the weights (same results, faster)
-  std::string dtype = "f32";  // storage of the weights: f32 or bf16
-  std::string tokenizer;      // default: the model directory
+  std::string adapter;          // a PEFT adapter directory, optional
+  bool merge = false;           // merge the adapter into the weights (same results, faster)
+  std::string dtype = "f32";    // storage of the weights: f32 or bf16
+  std::string tokenizer;        // default: the model directory
+  std::string device = "auto";  // cpu, cuda, cuda:N, auto
 };
 
 void add_model_options(CLI::App* cmd, ModelArgs* args);

@@ -12,13 +12,13 @@
 #include "cli/common.h"
 #include "cli/verbs.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "data/batch.h"
 #include "data/format.h"
 #include "data/record.h"
 #include "data/split.h"
 #include "data/stats.h"
 #include "data/synthetic.h"
-#include "io/files.h"
 
 namespace llmtune::cli {
 
@@ -142,7 +142,7 @@ void prepare(const PrepareArgs& a) {
                         {"outside", buckets[3]}};
   manifest["splits"] = {
       {"train", s.train.size()}, {"valid", s.valid.size()}, {"test", s.test.size()}};
-  io::write_file_atomic(io::path_join(a.out, "manifest.json"), manifest.dump(2) + "\n");
+  write_file_atomic(path_join(a.out, "manifest.json"), manifest.dump(2) + "\n");
   std::printf("subset %s: %zu records -> train %zu, valid %zu, test %zu (seed %llu) in %s\n",
               a.subset.c_str(), subset.size(), s.train.size(), s.valid.size(), s.test.size(),
               static_cast<unsigned long long>(a.seed), a.out.c_str());
@@ -157,7 +157,7 @@ struct StatsArgs {
 
 void stats(const StatsArgs& a) {
   std::string file = a.data;
-  if (fs::is_directory(file)) file = io::path_join(a.data, a.split + ".jsonl");
+  if (fs::is_directory(file)) file = path_join(a.data, a.split + ".jsonl");
   const std::vector<data::Record> records = data::select_subset(data::read_records(file), a.subset);
   if (records.empty()) throw Error(str(file, ": no record in subset \"", a.subset, "\""));
   const auto tok = text::tokenizer_load(a.tokenizer);
@@ -211,7 +211,7 @@ void stats(const StatsArgs& a) {
          {"after per-batch padding (batch " + std::to_string(a.batch_size) + ")", h_after,
           "#f28e2b"}},
         a.max_length, "max_length " + std::to_string(a.max_length));
-    io::write_file_atomic(a.svg, svg);
+    write_file_atomic(a.svg, svg);
     std::printf("chart: %s\n", a.svg.c_str());
   }
 }

@@ -9,9 +9,9 @@
 #include "cli/common.h"
 #include "cli/verbs.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "data/record.h"
 #include "eval/runner.h"
-#include "io/files.h"
 #include "text/chat.h"
 
 namespace llmtune::cli {
@@ -59,7 +59,7 @@ void run(const EvalArgs& a) {
       throw Error("give --model and --dataset (or --predictions FILE.jsonl)");
     }
     std::string file = a.dataset;
-    if (fs::is_directory(file)) file = io::path_join(a.dataset, a.split + ".jsonl");
+    if (fs::is_directory(file)) file = path_join(a.dataset, a.split + ".jsonl");
     std::vector<data::Record> records = data::read_records(file);
     if (a.limit > 0 && static_cast<int64_t>(records.size()) > a.limit)
       records.resize(static_cast<size_t>(a.limit));
@@ -82,7 +82,7 @@ void run(const EvalArgs& a) {
   }
   const std::string json = report.to_json().dump(2);
   if (!a.json.empty()) {
-    io::write_file_atomic(a.json, json + "\n");
+    write_file_atomic(a.json, json + "\n");
     std::printf("report: %s\n", a.json.c_str());
   } else {
     std::printf("%s\n", json.c_str());
@@ -105,6 +105,9 @@ void add_eval(CLI::App& app) {
   cmd->add_flag("--merge", a->model.merge, "Merge the adapter into the weights first");
   cmd->add_option("--dtype", a->model.dtype, "Weight storage: f32 or bf16")->capture_default_str();
   cmd->add_option("--tokenizer", a->model.tokenizer, "Tokenizer directory (default: the model's)");
+  cmd->add_option("--device", a->model.device,
+                  "cpu, cuda, cuda:N, or auto (a GPU when there is one)")
+      ->capture_default_str();
   cmd->add_option("--dataset", a->dataset, "A records file or a prepared directory");
   cmd->add_option("--split", a->split, "With a directory: which split")->capture_default_str();
   cmd->add_option("--predictions", a->predictions, "Score this JSON Lines file instead of a model");

@@ -13,9 +13,10 @@
 #include <filesystem>
 
 #include "cli/common.h"
-#include "cli/experiment_run.h"
+#include "cli/experiment_view.h"
 #include "cli/verbs.h"
 #include "core/error.h"
+#include "experiment/runner.h"
 #include "train/checkpoint.h"
 
 namespace llmtune::cli {
@@ -31,7 +32,7 @@ struct CreateArgs {
 };
 
 void create(const CreateArgs& a) {
-  const int64_t id = run_experiment(a.config, a.sets, a.runs, a.quiet);
+  const int64_t id = experiment::run_experiment(a.config, a.sets, a.runs, a.quiet);
   std::printf("%s", describe_experiment(a.runs, id).c_str());
 }
 
@@ -120,7 +121,7 @@ void add_experiment(CLI::App& app) {
 }
 
 void add_train(CLI::App& app) {
-  auto a = std::make_shared<TrainArgs>();
+  auto a = std::make_shared<experiment::TrainRequest>();
   CLI::App* t = app.add_subcommand("train", "Run one trial (on every rank under mpirun)");
   t->footer(
       "Examples:\n"
@@ -137,8 +138,10 @@ void add_train(CLI::App& app) {
   t->add_option("--resume", a->resume,
                 "Start from this checkpoint directory (weights, optimizer, step)");
   t->add_option("--stop-after", a->stop_after, "Stop after this step, as a crash would (testing)");
+  t->add_option("--device", a->device,
+                "cpu, cuda, cuda:N or auto; overrides hyperparameters.device");
   t->add_flag("--quiet", a->quiet, "No progress bar");
-  t->callback([a] { train_command(*a); });
+  t->callback([a] { experiment::train_trial(*a); });
 }
 
 }  // namespace llmtune::cli

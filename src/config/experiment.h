@@ -58,6 +58,7 @@ struct TrialConfig {
   std::string dataset = "synthetic";   // a prepared data directory, a records file, or "synthetic"
   std::string dataset_subset = "all";  // easy, medium, hard or all
   std::string chat_template;           // built-in name or Jinja file; "" = the tokenizer's
+  std::string device = "auto";         // cpu, cuda, cuda:N, or auto (a GPU when there is one)
   int64_t max_length = 2048;           // tokens per sample
   bool lora = false;
   int64_t lora_r = 8;                            // hyperparameters.r

@@ -5,6 +5,7 @@
 #include <limits>
 #include <variant>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "model/lora.h"
 
@@ -126,6 +127,7 @@ const std::vector<Field<TrialConfig>>& trial_fields() {
       {"dataset", &T::dataset},
       {"dataset_subset", &T::dataset_subset, kAny, {"easy", "medium", "hard", "all"}},
       {"chat_template", &T::chat_template},
+      {"device", &T::device},
       {"max_length", &T::max_length, kAtLeastOne},
       {"lora", &T::lora},
       {"r", &T::lora_r, kAtLeastOne},
@@ -398,6 +400,9 @@ void trial_field_set(TrialConfig& t, const std::string& name, const json& v, con
                      full_keys("hyperparameters.training_args", training_arg_names()));
   }
   field_set(t, *f, v, key, loc);
+  Device device;
+  if (name == "device" && !device_parse(t.device, &device))
+    fail_at(loc, key, str("'", t.device, "' is not one of auto, cpu, cuda, cuda:N"));
   if ((name == "model" || name == "dataset") && v.is_string() && v.get<std::string>().empty()) {
     fail_at(loc, key, "must not be empty");
   }

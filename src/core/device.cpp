@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -146,12 +147,21 @@ class CpuMemory final : public DeviceMemory {
   MemoryStats stats_;
 };
 
-DeviceMemory* g_devices[2] = {nullptr, nullptr};
+// The memory of each GPU a backend registered, by index.
+std::map<int, DeviceMemory*>& gpu_memory() {
+  static std::map<int, DeviceMemory*> registered;
+  return registered;
+}
 
 }  // namespace
 
-void device_memory_register(DeviceType type, DeviceMemory* memory) {
-  g_devices[static_cast<int>(type)] = memory;
+void device_memory_register(Device device, DeviceMemory* memory) {
+  LLMTUNE_CHECK(!device.is_cpu(), "the CPU's memory is built in");
+  gpu_memory()[device.index] = memory;
+}
+
+bool device_available(Device device) {
+  return device.is_cpu() || gpu_memory().count(device.index) > 0;
 }
 
 DeviceMemory& device_memory(Device device) {
@@ -159,9 +169,40 @@ DeviceMemory& device_memory(Device device) {
     static CpuMemory cpu;
     return cpu;
   }
-  DeviceMemory* m = g_devices[static_cast<int>(device.type)];
-  if (m == nullptr) throw Error(str("device ", device.str(), " is not available in this build"));
-  return *m;
+  const auto it = gpu_memory().find(device.index);
+  if (it == gpu_memory().end()) {
+    throw Error(str("device ", device.str(), " is not available: this llmtune was built without ",
+                    "the CUDA backend, or that GPU is not visible; use device cpu"));
+  }
+  return *it->second;
+}
+
+bool device_parse(const std::string& name, Device* device) {
+  if (name == "cpu" || name == "auto") {
+    *device = Device::cpu();
+    return true;
+  }
+  int index = 0;
+  if (name != "cuda") {
+    const std::string digits = name.starts_with("cuda:") ? name.substr(5) : "";
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || index < 0)
+      return false;
+  }
+  *device = {DeviceType::CUDA, index};
+  return true;
+}
+
+Device device_resolve(const std::string& name) {
+  Device d;
+  if (!device_parse(name, &d))
+    throw Error(str("device \"", name, "\" must be auto, cpu, cuda or cuda:N"));
+  if (name == "auto") {
+    const Device gpu{DeviceType::CUDA, 0};
+    return device_available(gpu) ? gpu : Device::cpu();
+  }
+  device_memory(d);  // the clear error when it is not there
+  return d;
 }
 
 }  // namespace llmtune

@@ -45,10 +45,19 @@ class DeviceMemory {
   virtual void release_cached() = 0;
 };
 
-// The memory manager for a device; throws llmtune::Error when that device type is unavailable.
+// The memory manager of a device (its statistics are that device's); throws llmtune::Error
+// when the device is unavailable.
 DeviceMemory& device_memory(Device device);
 
-// Lets a backend make its device type available (the CPU is always available).
-void device_memory_register(DeviceType type, DeviceMemory* memory);
+// Lets a GPU backend make one of its devices available (the CPU always is).
+void device_memory_register(Device device, DeviceMemory* memory);
+bool device_available(Device device);
+
+// The device a setting names: "cpu", "cuda" (= cuda:0), "cuda:N", or "auto" (the first GPU
+// when one is available, else the CPU). Throws llmtune::Error, before any work starts, when the
+// setting is malformed or names a GPU this build or machine does not have.
+Device device_resolve(const std::string& name);
+// Only the syntax of such a name (for config checks): false when it is none of those.
+bool device_parse(const std::string& name, Device* device);
 
 }  // namespace llmtune

@@ -12,7 +12,6 @@
 #include "core/files.h"
 #include "core/json.h"
 #include "data/csv.h"
-#include "io/files.h"
 #include "text/utf8.h"
 
 namespace llmtune::data {
@@ -445,7 +444,7 @@ void write_records(const std::string& path, const std::vector<Record>& records) 
     out += obj.dump(-1, ' ', /*ensure_ascii=*/false);
     out += '\n';
   }
-  io::write_file_atomic(path, out);
+  write_file_atomic(path, out);
 }
 
 int64_t word_count(const Record& r) {

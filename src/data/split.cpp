@@ -4,8 +4,8 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/philox.h"
-#include "io/files.h"
 
 namespace llmtune::data {
 
@@ -75,15 +75,14 @@ Splits split_records(const std::vector<Record>& records, uint64_t seed) {
 }
 
 void write_splits(const std::string& dir, const Splits& s) {
-  write_records(io::path_join(dir, "train.jsonl"), s.train);
-  write_records(io::path_join(dir, "valid.jsonl"), s.valid);
-  write_records(io::path_join(dir, "test.jsonl"), s.test);
+  write_records(path_join(dir, "train.jsonl"), s.train);
+  write_records(path_join(dir, "valid.jsonl"), s.valid);
+  write_records(path_join(dir, "test.jsonl"), s.test);
 }
 
 Splits read_splits(const std::string& dir) {
-  return {read_records(io::path_join(dir, "train.jsonl")),
-          read_records(io::path_join(dir, "valid.jsonl")),
-          read_records(io::path_join(dir, "test.jsonl"))};
+  return {read_records(path_join(dir, "train.jsonl")), read_records(path_join(dir, "valid.jsonl")),
+          read_records(path_join(dir, "test.jsonl"))};
 }
 
 }  // namespace llmtune::data

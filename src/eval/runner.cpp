@@ -12,7 +12,6 @@
 #include "data/format.h"
 #include "data/split.h"
 #include "eval/sql_match.h"
-#include "io/files.h"
 #include "text/chat.h"
 
 namespace llmtune::eval {
@@ -276,7 +275,7 @@ void predictions_save(const std::string& path, const std::vector<Prediction>& pr
     j["prompt"] = p.prompt;
     text += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
-  io::write_file_atomic(path, text);
+  write_file_atomic(path, text);
 }
 
 }  // namespace llmtune::eval

@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "core/error.h"
-#include "io/files.h"
+#include "core/files.h"
 
 namespace llmtune::io {
 

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "core/error.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "io/safetensors.h"
 
 namespace llmtune::io {

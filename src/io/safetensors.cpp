@@ -12,8 +12,8 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/json.h"
-#include "io/files.h"
 
 namespace llmtune::io {
 
@@ -52,6 +52,73 @@ int dtype_rank(const std::string& name) {
 
 [[noreturn]] void bad(const std::string& path, const std::string& what) {
   throw Error(str(path, ": not a valid safetensors file: ", what));
+}
+
+// One tensor of the header, checked: its dtype, its shape (no overflow) and its offsets, which
+// must cover exactly the bytes that dtype and shape need.
+SafetensorsEntry entry_parse(const std::string& path, const std::string& name, const json& value) {
+  const std::string where = str("tensor \"", name, "\"");
+  if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") ||
+      !value.contains("data_offsets")) {
+    bad(path, where + " needs dtype, shape and data_offsets");
+  }
+  SafetensorsEntry e;
+  e.name = name;
+  if (!value["dtype"].is_string()) bad(path, where + ": dtype is not a string");
+  e.dtype_name = value["dtype"].get<std::string>();
+  const int bits = dtype_bits(e.dtype_name);
+  if (bits == 0) bad(path, str(where, ": unknown dtype \"", e.dtype_name, "\""));
+  const json& shape = value["shape"];
+  const json& offsets = value["data_offsets"];
+  if (!shape.is_array()) bad(path, where + ": shape is not a list");
+  unsigned __int128 numel = 1;
+  for (const json& d : shape) {
+    if (!d.is_number_unsigned()) {
+      bad(path, where + ": shape holds a non-integer or negative size");
+    }
+    if (d.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      bad(path, where + ": shape holds a size over 2^63 - 1");
+    }
+    e.shape.push_back(d.get<int64_t>());
+    numel *= d.get<uint64_t>();
+    if (numel > (static_cast<unsigned __int128>(1) << 62))
+      bad(path, where + ": shape is too large");
+  }
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned()) {
+    bad(path, where + ": data_offsets must be two non-negative integers");
+  }
+  e.begin = offsets[0].get<size_t>();
+  e.end = offsets[1].get<size_t>();
+  if (e.end < e.begin) bad(path, where + ": data_offsets end before they begin");
+  const unsigned __int128 bytes = (numel * bits + 7) / 8;
+  if (numel * bits % 8 != 0) bad(path, where + ": sub-byte tensor does not fill whole bytes");
+  if (static_cast<unsigned __int128>(e.end - e.begin) != bytes) {
+    bad(path, str(where, ": data_offsets cover ", e.end - e.begin, " bytes but ", e.dtype_name,
+                  shape_str(e.shape), " needs ", static_cast<uint64_t>(bytes)));
+  }
+  return e;
+}
+
+// The tensors must tile the data section: sorted by offset, no hole, no overlap, no tail.
+void check_layout(const std::string& path, std::vector<SafetensorsEntry>& entries,
+                  size_t data_size) {
+  std::sort(entries.begin(), entries.end(),
+            [](const SafetensorsEntry& a, const SafetensorsEntry& b) {
+              return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+            });
+  size_t expected = 0;
+  for (const SafetensorsEntry& e : entries) {
+    if (e.begin != expected) {
+      bad(path, str("tensor \"", e.name, "\" starts at byte ", e.begin, " of the data but ",
+                    expected, " was expected (a hole or an overlap)"));
+    }
+    expected = e.end;
+  }
+  if (expected != data_size) {
+    bad(path, str("the tensors cover ", expected, " bytes of data but the file holds ", data_size,
+                  expected > data_size ? " (truncated?)" : " (trailing bytes)"));
+  }
 }
 
 }  // namespace
@@ -118,65 +185,9 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
       }
       continue;
     }
-    const std::string where = str("tensor \"", name, "\"");
-    if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") ||
-        !value.contains("data_offsets")) {
-      bad(path, where + " needs dtype, shape and data_offsets");
-    }
-    SafetensorsEntry e;
-    e.name = name;
-    if (!value["dtype"].is_string()) bad(path, where + ": dtype is not a string");
-    e.dtype_name = value["dtype"].get<std::string>();
-    const int bits = dtype_bits(e.dtype_name);
-    if (bits == 0) bad(path, str(where, ": unknown dtype \"", e.dtype_name, "\""));
-    const json& shape = value["shape"];
-    const json& offsets = value["data_offsets"];
-    if (!shape.is_array()) bad(path, where + ": shape is not a list");
-    unsigned __int128 numel = 1;
-    for (const json& d : shape) {
-      if (!d.is_number_unsigned()) {
-        bad(path, where + ": shape holds a non-integer or negative size");
-      }
-      if (d.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-        bad(path, where + ": shape holds a size over 2^63 - 1");
-      }
-      e.shape.push_back(d.get<int64_t>());
-      numel *= d.get<uint64_t>();
-      if (numel > (static_cast<unsigned __int128>(1) << 62))
-        bad(path, where + ": shape is too large");
-    }
-    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
-        !offsets[1].is_number_unsigned()) {
-      bad(path, where + ": data_offsets must be two non-negative integers");
-    }
-    e.begin = offsets[0].get<size_t>();
-    e.end = offsets[1].get<size_t>();
-    if (e.end < e.begin) bad(path, where + ": data_offsets end before they begin");
-    const unsigned __int128 bytes = (numel * bits + 7) / 8;
-    if (numel * bits % 8 != 0) bad(path, where + ": sub-byte tensor does not fill whole bytes");
-    if (static_cast<unsigned __int128>(e.end - e.begin) != bytes) {
-      bad(path, str(where, ": data_offsets cover ", e.end - e.begin, " bytes but ", e.dtype_name,
-                    shape_str(e.shape), " needs ", static_cast<uint64_t>(bytes)));
-    }
-    f->entries_.push_back(std::move(e));
+    f->entries_.push_back(entry_parse(path, name, value));
   }
-  std::sort(f->entries_.begin(), f->entries_.end(),
-            [](const SafetensorsEntry& a, const SafetensorsEntry& b) {
-              return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-            });
-  size_t expected = 0;
-  for (const SafetensorsEntry& e : f->entries_) {
-    if (e.begin != expected) {
-      bad(path, str("tensor \"", e.name, "\" starts at byte ", e.begin, " of the data but ",
-                    expected, " was expected (a hole or an overlap)"));
-    }
-    expected = e.end;
-  }
-  const size_t data_size = f->size_ - f->data_start_;
-  if (expected != data_size) {
-    bad(path, str("the tensors cover ", expected, " bytes of data but the file holds ", data_size,
-                  expected > data_size ? " (truncated?)" : " (trailing bytes)"));
-  }
+  check_layout(path, f->entries_, f->size_ - f->data_start_);
   for (size_t i = 0; i < f->entries_.size(); ++i) f->index_[f->entries_[i].name] = i;
   return f;
 }

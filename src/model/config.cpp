@@ -70,6 +70,57 @@ RopeScaling parse_rope_scaling(const json& j, const std::string& where) {
   return s;
 }
 
+// The sizes and ids: positive, consistent (heads, head_dim, the vocabulary's ids) and within
+// what any model can be (absurd values stop here, before anything would allocate them).
+void sizes_check(ModelConfig& c, const json& j, const std::string& where) {
+  for (auto [key, value] : {std::pair{"vocab_size", c.vocab_size},
+                            {"hidden_size", c.hidden_size},
+                            {"intermediate_size", c.intermediate_size},
+                            {"num_hidden_layers", c.num_hidden_layers},
+                            {"num_attention_heads", c.num_attention_heads},
+                            {"num_key_value_heads", c.num_key_value_heads},
+                            {"max_position_embeddings", c.max_position_embeddings}}) {
+    if (value <= 0) throw Error(str(where, ": \"", key, "\" must be positive, got ", value));
+  }
+  for (auto [key, id] :
+       {std::pair{"bos_token_id", c.bos_token_id}, {"eos_token_id", c.eos_token_id}}) {
+    if (id < 0 || id >= c.vocab_size) {
+      throw Error(str(where, ": \"", key, "\" ", id, " is outside the vocabulary (vocab_size ",
+                      c.vocab_size, ")"));
+    }
+  }
+  // The size, in floating point so that absurd values cannot overflow: no model llmtune can hold
+  // comes near 10^13 parameters, and parameter_count() stays exact below that.
+  const double h = static_cast<double>(c.hidden_size), heads = c.num_attention_heads,
+               kv = c.num_key_value_heads;
+  const double size =
+      static_cast<double>(c.vocab_size) * h * 2 +
+      static_cast<double>(c.num_hidden_layers) *
+          (h * h * 2 + h * h * 2 * kv / heads + 3 * h * static_cast<double>(c.intermediate_size));
+  if (size > 1e13 || static_cast<double>(c.max_position_embeddings) > 1e9) {
+    throw Error(str(where, ": vocab_size ", c.vocab_size, ", hidden_size ", c.hidden_size,
+                    ", intermediate_size ", c.intermediate_size, " and num_hidden_layers ",
+                    c.num_hidden_layers, " (max_position_embeddings ", c.max_position_embeddings,
+                    ") describe a model far beyond any Llama/Mistral; check config.json"));
+  }
+  if (c.num_attention_heads % c.num_key_value_heads != 0) {
+    throw Error(str(where, ": num_attention_heads (", c.num_attention_heads,
+                    ") must be a multiple of num_key_value_heads (", c.num_key_value_heads, ")"));
+  }
+  if (j.contains("head_dim") && !j["head_dim"].is_null()) {
+    c.head_dim = get<int64_t>(j, "head_dim", 0, where);
+  } else {
+    if (c.hidden_size % c.num_attention_heads != 0) {
+      throw Error(str(where, ": hidden_size (", c.hidden_size,
+                      ") is not divisible by num_attention_heads (", c.num_attention_heads, ")"));
+    }
+    c.head_dim = c.hidden_size / c.num_attention_heads;
+  }
+  if (c.head_dim <= 0 || c.head_dim % 2 != 0 || c.head_dim > 4096) {
+    throw Error(str(where, ": head_dim must be positive, even and at most 4096, got ", c.head_dim));
+  }
+}
+
 }  // namespace
 
 ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
@@ -126,52 +177,7 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
     c.eos_token_id = get<int64_t>(j, "eos_token_id", 2, where);
   }
 
-  for (auto [key, value] : {std::pair{"vocab_size", c.vocab_size},
-                            {"hidden_size", c.hidden_size},
-                            {"intermediate_size", c.intermediate_size},
-                            {"num_hidden_layers", c.num_hidden_layers},
-                            {"num_attention_heads", c.num_attention_heads},
-                            {"num_key_value_heads", c.num_key_value_heads},
-                            {"max_position_embeddings", c.max_position_embeddings}}) {
-    if (value <= 0) throw Error(str(where, ": \"", key, "\" must be positive, got ", value));
-  }
-  for (auto [key, id] :
-       {std::pair{"bos_token_id", c.bos_token_id}, {"eos_token_id", c.eos_token_id}}) {
-    if (id < 0 || id >= c.vocab_size) {
-      throw Error(str(where, ": \"", key, "\" ", id, " is outside the vocabulary (vocab_size ",
-                      c.vocab_size, ")"));
-    }
-  }
-  // The size, in floating point so that absurd values cannot overflow: no model llmtune can hold
-  // comes near 10^13 parameters, and parameter_count() stays exact below that.
-  const double h = static_cast<double>(c.hidden_size), heads = c.num_attention_heads,
-               kv = c.num_key_value_heads;
-  const double size =
-      static_cast<double>(c.vocab_size) * h * 2 +
-      static_cast<double>(c.num_hidden_layers) *
-          (h * h * 2 + h * h * 2 * kv / heads + 3 * h * static_cast<double>(c.intermediate_size));
-  if (size > 1e13 || static_cast<double>(c.max_position_embeddings) > 1e9) {
-    throw Error(str(where, ": vocab_size ", c.vocab_size, ", hidden_size ", c.hidden_size,
-                    ", intermediate_size ", c.intermediate_size, " and num_hidden_layers ",
-                    c.num_hidden_layers, " (max_position_embeddings ", c.max_position_embeddings,
-                    ") describe a model far beyond any Llama/Mistral; check config.json"));
-  }
-  if (c.num_attention_heads % c.num_key_value_heads != 0) {
-    throw Error(str(where, ": num_attention_heads (", c.num_attention_heads,
-                    ") must be a multiple of num_key_value_heads (", c.num_key_value_heads, ")"));
-  }
-  if (j.contains("head_dim") && !j["head_dim"].is_null()) {
-    c.head_dim = get<int64_t>(j, "head_dim", 0, where);
-  } else {
-    if (c.hidden_size % c.num_attention_heads != 0) {
-      throw Error(str(where, ": hidden_size (", c.hidden_size,
-                      ") is not divisible by num_attention_heads (", c.num_attention_heads, ")"));
-    }
-    c.head_dim = c.hidden_size / c.num_attention_heads;
-  }
-  if (c.head_dim <= 0 || c.head_dim % 2 != 0 || c.head_dim > 4096) {
-    throw Error(str(where, ": head_dim must be positive, even and at most 4096, got ", c.head_dim));
-  }
+  sizes_check(c, j, where);
   const std::string act = get<std::string>(j, "hidden_act", "silu", where);
   if (act != "silu") {
     throw Error(str(where, ": hidden_act \"", act, "\" is not supported (Llama/Mistral use silu)"));

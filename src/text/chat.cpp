@@ -6,7 +6,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "text/jinja.h"
 
 namespace llmtune::text {
@@ -95,14 +95,14 @@ std::vector<int32_t> encode_chat(const Tokenizer& tokenizer,
 ChatTemplate chat_template_resolve(const std::string& name_or_path) {
   if (const char* t = builtin_chat_template(name_or_path))
     return {t, "built-in template " + name_or_path};
-  if (io::file_exists(name_or_path) && !std::filesystem::is_directory(name_or_path))
-    return {io::read_file(name_or_path), name_or_path};
+  if (file_exists(name_or_path) && !std::filesystem::is_directory(name_or_path))
+    return {read_file(name_or_path), name_or_path};
   throw Error(str("chat template \"", name_or_path, "\" is neither a built-in template (",
                   builtin_names(), ") nor a file"));
 }
 
 std::vector<ChatMessage> chat_load(const std::string& path) {
-  nlohmann::json j = io::read_json(path);
+  nlohmann::json j = read_json(path);
   if (j.is_object() && j.contains("messages")) j = j["messages"];
   if (!j.is_array())
     throw Error(str(path, ": expected a list of {\"role\", \"content\"} messages"));

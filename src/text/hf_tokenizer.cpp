@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/json.h"
-#include "io/files.h"
 #include "text/bpe.h"
 #include "text/byte_level.h"
 #include "text/regex.h"
@@ -597,7 +597,7 @@ class HfTokenizer final : public Tokenizer {
   }
 
   void load(const std::string& path, const Tokenizer::Config& config) {
-    const json j = io::read_json(path);
+    const json j = read_json(path);
     const std::string where = path;
     config_ = config;
     if (!j.contains("model") || !j["model"].is_object())

@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "text/utf8.h"
 
 namespace llmtune::text {
@@ -88,7 +88,7 @@ class SentencePieceTokenizer final : public Tokenizer {
  public:
   SentencePieceTokenizer(const std::string& path, const Config& config) : path_(path) {
     config_ = config;
-    std::string model = io::read_file(path);
+    std::string model = read_file(path);
     // The prefix "▁" is added here (always for legacy, only at the start otherwise), so the
     // processor never adds its own.
     try {
@@ -209,22 +209,16 @@ std::unique_ptr<Tokenizer> sentencepiece_load(const std::string& path,
   return std::make_unique<SentencePieceTokenizer>(path, config);
 }
 
-nlohmann::json sentencepiece_to_tokenizer_json(const std::string& model_path, bool legacy) {
+namespace {
+
+// The BPE merges of a SentencePiece model: every split of every piece into two pieces, ordered
+// by the merged piece's score, highest first, then by the ids of the two halves, as
+// Transformers' SentencePieceExtractor orders them (pieces scored 0, the special and byte
+// pieces, make no merge).
+nlohmann::json sentencepiece_merges(const sentencepiece::SentencePieceProcessor& sp,
+                                    const std::unordered_map<std::string, int>& vocab) {
   using nlohmann::json;
-  sentencepiece::SentencePieceProcessor sp;
-  const auto status = sp.Load(model_path);
-  if (!status.ok())
-    throw Error(str(model_path, ": not a SentencePiece model: ", status.ToString()));
   const int n = sp.GetPieceSize();
-  std::unordered_map<std::string, int> vocab;
-  json vocab_json = json::object();
-  for (int id = 0; id < n; ++id) {
-    vocab[sp.IdToPiece(id)] = id;
-    vocab_json[sp.IdToPiece(id)] = id;
-  }
-  // Merges: every split of every piece into two pieces, ordered by the merged piece's score,
-  // highest first, then by the ids of the two halves, as Transformers' SentencePieceExtractor
-  // orders them (pieces scored 0, the special and byte pieces, make no merge).
   struct Merge {
     int left, right;
     float score;
@@ -247,6 +241,44 @@ nlohmann::json sentencepiece_to_tokenizer_json(const std::string& model_path, bo
   json merges_json = json::array();
   for (const Merge& m : merges)
     merges_json.push_back(sp.IdToPiece(m.left) + " " + sp.IdToPiece(m.right));
+
+  return merges_json;
+}
+
+// The TemplateProcessing post-processor that puts BOS in front, as the Llama tokenizers do.
+nlohmann::json bos_post_processor(const sentencepiece::SentencePieceProcessor& sp) {
+  using nlohmann::json;
+  const std::string bos = sp.bos_id() >= 0 ? sp.IdToPiece(sp.bos_id()) : "";
+  if (bos.empty()) return nullptr;
+  return json{
+      {"type", "TemplateProcessing"},
+      {"single",
+       {{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}},
+        {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+      {"pair",
+       {{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}},
+        {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+        {{"SpecialToken", {{"id", bos}, {"type_id", 1}}}},
+        {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
+      {"special_tokens", {{bos, {{"id", bos}, {"ids", {sp.bos_id()}}, {"tokens", {bos}}}}}}};
+}
+
+}  // namespace
+
+nlohmann::json sentencepiece_to_tokenizer_json(const std::string& model_path, bool legacy) {
+  using nlohmann::json;
+  sentencepiece::SentencePieceProcessor sp;
+  const auto status = sp.Load(model_path);
+  if (!status.ok())
+    throw Error(str(model_path, ": not a SentencePiece model: ", status.ToString()));
+  const int n = sp.GetPieceSize();
+  std::unordered_map<std::string, int> vocab;
+  json vocab_json = json::object();
+  for (int id = 0; id < n; ++id) {
+    vocab[sp.IdToPiece(id)] = id;
+    vocab_json[sp.IdToPiece(id)] = id;
+  }
+  const json merges_json = sentencepiece_merges(sp, vocab);
 
   json added = json::array();
   for (int id : {sp.unk_id(), sp.bos_id(), sp.eos_id()}) {
@@ -279,22 +311,7 @@ nlohmann::json sentencepiece_to_tokenizer_json(const std::string& model_path, bo
                           {"prepend_scheme", "first"},
                           {"split", false}};
   }
-  const std::string bos = sp.bos_id() >= 0 ? sp.IdToPiece(sp.bos_id()) : "";
-  if (!bos.empty()) {
-    t["post_processor"] = {
-        {"type", "TemplateProcessing"},
-        {"single",
-         {{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}},
-          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-        {"pair",
-         {{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}},
-          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
-          {{"SpecialToken", {{"id", bos}, {"type_id", 1}}}},
-          {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
-        {"special_tokens", {{bos, {{"id", bos}, {"ids", {sp.bos_id()}}, {"tokens", {bos}}}}}}};
-  } else {
-    t["post_processor"] = nullptr;
-  }
+  t["post_processor"] = bos_post_processor(sp);
   t["decoder"] = {{"type", "Sequence"},
                   {"decoders",
                    {{{"type", "Replace"}, {"pattern", {{"String", space}}}, {"content", " "}},
@@ -342,7 +359,7 @@ void sentencepiece_train(const std::vector<std::string>& lines, const SentencePi
   std::string model;
   const auto status = sentencepiece::SentencePieceTrainer::Train(args, &it, &model);
   if (!status.ok()) throw Error(str("SentencePiece training failed: ", status.ToString()));
-  io::write_file_atomic(path, model);
+  write_file_atomic(path, model);
 }
 
 }  // namespace llmtune::text

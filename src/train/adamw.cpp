@@ -38,12 +38,6 @@ double grad_norm(const std::vector<model::ParamRef>& params) {
   return std::sqrt(static_cast<double>(acc.item()));
 }
 
-double clip_grad_norm(const std::vector<model::ParamRef>& params, double max_norm) {
-  const double norm = grad_norm(params);
-  clip_to(params, norm, max_norm);
-  return norm;
-}
-
 void clip_to(const std::vector<model::ParamRef>& params, double norm, double max_norm) {
   if (max_norm <= 0) return;
   const double coef = max_norm / (norm + 1e-6);

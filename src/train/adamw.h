@@ -8,8 +8,8 @@
 
 namespace llmtune::train {
 
+// The learning rate is not here: the schedule (train/schedule.h) gives each step's.
 struct AdamWOptions {
-  double lr = 5e-5;  // Transformers' TrainingArguments default
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
@@ -22,7 +22,6 @@ class AdamW {
 
   // One update of every parameter from its gradient, at learning rate `lr`.
   void step(double lr);
-  void step() { step(options_.lr); }
   int64_t steps() const { return steps_; }
   const AdamWOptions& options() const { return options_; }
   const std::vector<model::ParamRef>& params() const { return params_; }
@@ -41,10 +40,9 @@ class AdamW {
 // The L2 norm of all gradients together (accumulated in double).
 double grad_norm(const std::vector<model::ParamRef>& params);
 
-// torch.nn.utils.clip_grad_norm_: when the total norm exceeds max_norm, scales every gradient
-// by max_norm / (norm + 1e-6). Returns the norm before clipping. max_norm <= 0 disables.
-double clip_grad_norm(const std::vector<model::ParamRef>& params, double max_norm);
-// The same scaling, given the norm of a gradient that `params` hold a part of.
+// torch.nn.utils.clip_grad_norm_'s scaling, given the norm of the whole gradient (which
+// `params` may hold only a part of, under ZeRO): when it exceeds max_norm, every gradient is
+// scaled by max_norm / (norm + 1e-6). max_norm <= 0 disables.
 void clip_to(const std::vector<model::ParamRef>& params, double norm, double max_norm);
 
 }  // namespace llmtune::train

@@ -11,8 +11,8 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/json.h"
-#include "io/files.h"
 #include "io/hf_checkpoint.h"
 #include "io/peft_adapter.h"
 #include "io/safetensors.h"
@@ -54,19 +54,19 @@ std::string rank_file(int rank, int world) {
 }
 
 std::string zero_dir(const std::string& checkpoint) {
-  return io::path_join(checkpoint, kZeroDir);
+  return path_join(checkpoint, kZeroDir);
 }
 
-std::string piece_key(const char* kind, const dist::ShardPiece& p) {
+std::string piece_key(const char* kind, const parallel::ShardPiece& p) {
   return str(kind, ".", p.name, "@", p.begin);
 }
 
 // Whether the optimizer state is partitioned over several ranks.
-bool sharded(dist::ZeroEngine& engine) {
+bool sharded(parallel::ZeroEngine& engine) {
   return engine.comm().world_size() > 1 && engine.options().stage >= 1;
 }
 
-void barrier(dist::ZeroEngine& engine) {
+void barrier(parallel::ZeroEngine& engine) {
   if (engine.comm().world_size() > 1) engine.comm().barrier();
 }
 
@@ -96,20 +96,20 @@ std::string export_target(const std::string& dir, const std::string& out) {
 }  // namespace
 
 std::string checkpoint_dir(const std::string& output_dir, int64_t step) {
-  return io::path_join(output_dir, kPrefix + std::to_string(step));
+  return path_join(output_dir, kPrefix + std::to_string(step));
 }
 
 std::string checkpoint_save(const std::string& output_dir, int64_t step, model::LlamaModel& model,
-                            dist::ZeroEngine& engine, AdamW& optimizer,
+                            parallel::ZeroEngine& engine, AdamW& optimizer,
                             const nlohmann::json& train_state, const nlohmann::json& trainer_state,
                             const std::vector<std::string>& files) {
-  dist::Communicator& comm = engine.comm();
+  parallel::Communicator& comm = engine.comm();
   const bool main = comm.rank() == 0;
   const bool shards = sharded(engine);
   const std::string final_dir = checkpoint_dir(output_dir, step);
   const std::string tmp = final_dir + kPartial;
   std::error_code ec;
-  if (io::file_exists(io::path_join(final_dir, kTrainState))) {  // every rank sees the same
+  if (file_exists(path_join(final_dir, kTrainState))) {  // every rank sees the same
     throw Error(str(final_dir,
                     " exists and is complete; llmtune never overwrites a checkpoint. "
                     "The run went back to an earlier step than its checkpoints: "
@@ -141,10 +141,10 @@ std::string checkpoint_save(const std::string& output_dir, int64_t step, model::
         optimizer.exp_avg_sq(i));
   }
   if (shards) {
-    io::safetensors_write(io::path_join(zero_dir(tmp), rank_file(comm.rank(), comm.world_size())),
+    io::safetensors_write(path_join(zero_dir(tmp), rank_file(comm.rank(), comm.world_size())),
                           moments);
   } else if (main) {
-    io::safetensors_write(io::path_join(tmp, kOptimizer), moments);
+    io::safetensors_write(path_join(tmp, kOptimizer), moments);
   }
   if (main) {
     nlohmann::json state = train_state;
@@ -155,12 +155,12 @@ std::string checkpoint_save(const std::string& output_dir, int64_t step, model::
       nlohmann::json layout = {{"world_size", comm.world_size()},
                                {"stage", engine.options().stage},
                                {"parameters", nlohmann::json::array()}};
-      for (const dist::ShardPiece& p : engine.trainable())
+      for (const parallel::ShardPiece& p : engine.trainable())
         layout["parameters"].push_back({{"name", p.name}, {"shape", p.shape}});
-      io::write_file_atomic(io::path_join(zero_dir(tmp), kLayout), layout.dump(1) + "\n");
+      write_file_atomic(path_join(zero_dir(tmp), kLayout), layout.dump(1) + "\n");
     }
-    io::write_file_atomic(io::path_join(tmp, kTrainState), state.dump(2) + "\n");
-    io::write_file_atomic(io::path_join(tmp, "trainer_state.json"), trainer_state.dump(2) + "\n");
+    write_file_atomic(path_join(tmp, kTrainState), state.dump(2) + "\n");
+    write_file_atomic(path_join(tmp, "trainer_state.json"), trainer_state.dump(2) + "\n");
     for (const std::string& f : files) {
       fs::copy_file(f, fs::path(tmp) / fs::path(f).filename(), fs::copy_options::overwrite_existing,
                     ec);
@@ -169,7 +169,7 @@ std::string checkpoint_save(const std::string& output_dir, int64_t step, model::
   }
   barrier(engine);  // every rank's part is written
   if (main) {
-    if (shards) sync_dir(io::path_join(tmp, kZeroDir));
+    if (shards) sync_dir(path_join(tmp, kZeroDir));
     sync_dir(tmp);
     fs::remove_all(final_dir, ec);
     fs::rename(tmp, final_dir, ec);
@@ -181,11 +181,11 @@ std::string checkpoint_save(const std::string& output_dir, int64_t step, model::
 }
 
 nlohmann::json checkpoint_state(const std::string& dir) {
-  const std::string path = io::path_join(dir, kTrainState);
-  if (!io::file_exists(path)) {
+  const std::string path = path_join(dir, kTrainState);
+  if (!file_exists(path)) {
     throw Error(str(dir, " is not a complete llmtune checkpoint (no ", kTrainState, ")"));
   }
-  const nlohmann::json state = io::read_json(path);
+  const nlohmann::json state = read_json(path);
   const auto bad = [&](const std::string& field, const std::string& why) {
     return Error(str(path, ": \"", field, "\" ", why,
                      "; the file was edited or damaged: restore it, or move the checkpoint away"));
@@ -241,8 +241,8 @@ void checkpoint_check_ranks(const std::string& dir, const nlohmann::json& state,
 }
 
 void checkpoint_load(const std::string& dir, const nlohmann::json& state, model::LlamaModel& model,
-                     dist::ZeroEngine& engine, AdamW& optimizer) {
-  dist::Communicator& comm = engine.comm();
+                     parallel::ZeroEngine& engine, AdamW& optimizer) {
+  parallel::Communicator& comm = engine.comm();
   checkpoint_check_ranks(dir, state, comm.world_size());
   const bool shards = state.value("zero", nlohmann::json::object()).value("sharded", false);
   engine.gather_all();
@@ -254,11 +254,11 @@ void checkpoint_load(const std::string& dir, const nlohmann::json& state, model:
   engine.keep_gathered();
   engine.release_all();
   const auto file = io::SafetensorsFile::open(
-      shards ? io::path_join(zero_dir(dir), rank_file(comm.rank(), comm.world_size()))
-             : io::path_join(dir, kOptimizer));
+      shards ? path_join(zero_dir(dir), rank_file(comm.rank(), comm.world_size()))
+             : path_join(dir, kOptimizer));
   const auto& pieces = engine.pieces();
   for (size_t i = 0; i < pieces.size(); ++i) {
-    const dist::ShardPiece& piece = pieces[i];
+    const parallel::ShardPiece& piece = pieces[i];
     for (const bool second : {false, true}) {
       const char* kind = second ? "exp_avg_sq" : "exp_avg";
       const std::string name = shards ? piece_key(kind, piece) : str(kind, ".", piece.name);
@@ -281,94 +281,101 @@ void checkpoint_load(const std::string& dir, const nlohmann::json& state, model:
   optimizer.set_steps(state.at("optimizer_steps").get<int64_t>());
 }
 
-void checkpoint_export(const std::string& dir, const std::string& out) {
-  nlohmann::json state = checkpoint_state(dir);
-  if (!state.value("zero", nlohmann::json::object()).value("sharded", false)) {
-    throw Error(str(dir,
-                    " is not sharded (one rank, or ZeRO stage 0 wrote it): it resumes with "
-                    "any number of ranks as it is"));
-  }
-  const std::string target = export_target(dir, out);
-  const std::string layout_path = io::path_join(zero_dir(dir), kLayout);
-  const nlohmann::json layout = io::read_json(layout_path);
-  const int world = json_get<int32_t>(layout, "world_size", layout_path);
-  if (world < 1 || !layout.contains("parameters") || !layout["parameters"].is_array()) {
+namespace {
+
+// One parameter's moments as the ranks' pieces fill them in, and which elements each filled.
+struct WholeMoments {
+  Shape shape;
+  Tensor m, v;
+  std::vector<std::pair<int64_t, int64_t>> pieces[2];  // [begin, end) of exp_avg, exp_avg_sq
+};
+
+// zero/layout.json: the world size and every trainable parameter's name and shape.
+std::vector<std::pair<std::string, WholeMoments>> layout_read(const std::string& dir, int* world) {
+  const std::string layout_path = path_join(zero_dir(dir), kLayout);
+  const nlohmann::json layout = read_json(layout_path);
+  *world = json_get<int32_t>(layout, "world_size", layout_path);
+  if (*world < 1 || !layout.contains("parameters") || !layout["parameters"].is_array()) {
     throw Error(str(layout_path, ": needs \"world_size\" >= 1 and a \"parameters\" list"));
   }
-  struct Whole {
-    Tensor m, v;
-    std::vector<std::pair<int64_t, int64_t>> pieces[2];  // [begin, end) of exp_avg, exp_avg_sq
-  };
-  std::map<std::string, Whole> whole;
-  std::vector<std::pair<std::string, Shape>> order;
+  std::vector<std::pair<std::string, WholeMoments>> out;
   for (const nlohmann::json& p : layout["parameters"]) {
+    WholeMoments w;
     const std::string name = json_get<std::string>(p, "name", layout_path);
-    Shape shape;
     if (!p.contains("shape") || !p["shape"].is_array())
       throw Error(str(layout_path, ": parameter ", name, " needs a \"shape\" list"));
     for (const nlohmann::json& d : p["shape"]) {
       if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t{1} << 40))
         throw Error(
             str(layout_path, ": parameter ", name, " has an impossible shape ", p["shape"].dump()));
-      shape.push_back(d.get<int64_t>());
+      w.shape.push_back(d.get<int64_t>());
     }
-    const int64_t n = shape_numel(shape);
-    whole[name] = {Tensor::zeros({n}, DType::F32), Tensor::zeros({n}, DType::F32), {}};
-    order.emplace_back(name, shape);
+    const int64_t n = shape_numel(w.shape);
+    w.m = Tensor::zeros({n}, DType::F32);
+    w.v = Tensor::zeros({n}, DType::F32);
+    out.emplace_back(name, std::move(w));
   }
-  for (int r = 0; r < world; ++r) {
-    const std::string path = io::path_join(zero_dir(dir), rank_file(r, world));
-    if (!io::file_exists(path)) {
-      throw Error(str(dir, " lacks rank ", r, "'s optimizer state (", path,
-                      "): the checkpoint is incomplete"));
+  return out;
+}
+
+// Copies rank `r`'s pieces ("exp_avg.NAME@BEGIN") into their parameters' moments.
+void rank_pieces_read(const std::string& dir, int r, int world,
+                      std::map<std::string, WholeMoments*>& whole) {
+  const std::string path = path_join(zero_dir(dir), rank_file(r, world));
+  if (!file_exists(path)) {
+    throw Error(str(dir, " lacks rank ", r, "'s optimizer state (", path,
+                    "): the checkpoint is incomplete"));
+  }
+  const auto file = io::SafetensorsFile::open(path);
+  for (const io::SafetensorsEntry& e : file->entries()) {
+    const size_t dot = e.name.find('.'), at = e.name.rfind('@');
+    const std::string kind = e.name.substr(0, dot);
+    const std::string name = e.name.substr(dot + 1, at - dot - 1);
+    const auto it = whole.find(name);
+    if (dot == std::string::npos || at == std::string::npos || it == whole.end() ||
+        (kind != "exp_avg" && kind != "exp_avg_sq")) {
+      throw Error(str(path, ": unexpected tensor \"", e.name, "\""));
     }
-    const auto file = io::SafetensorsFile::open(path);
-    for (const io::SafetensorsEntry& e : file->entries()) {
-      const size_t dot = e.name.find('.'), at = e.name.rfind('@');
-      const std::string kind = e.name.substr(0, dot);
-      const std::string name = e.name.substr(dot + 1, at - dot - 1);
-      const auto it = whole.find(name);
-      if (dot == std::string::npos || at == std::string::npos || it == whole.end() ||
-          (kind != "exp_avg" && kind != "exp_avg_sq")) {
-        throw Error(str(path, ": unexpected tensor \"", e.name, "\""));
+    const Tensor src = file->tensor(e.name);
+    int64_t begin = -1;
+    const std::string digits = e.name.substr(at + 1);
+    std::from_chars(digits.data(), digits.data() + digits.size(), begin);
+    WholeMoments& w = *it->second;
+    if (begin < 0 || src.numel() > w.m.numel() || begin > w.m.numel() - src.numel() ||
+        src.dtype() != DType::F32) {
+      throw Error(str(path, ": \"", e.name, "\" (", src.numel(), " ", dtype_name(src.dtype()),
+                      " elements at ", digits, ") lies outside its parameter"));
+    }
+    const int k = kind == "exp_avg" ? 0 : 1;
+    (k == 0 ? w.m : w.v).narrow(0, begin, src.numel()).copy_(src.view({src.numel()}));
+    w.pieces[k].emplace_back(begin, begin + src.numel());
+  }
+}
+
+// Each element of each moment came from exactly one piece: no hole, no overlap.
+void coverage_check(const std::string& dir, const std::string& name, WholeMoments& w) {
+  for (auto& pieces : w.pieces) {
+    std::sort(pieces.begin(), pieces.end());
+    int64_t next = 0;
+    for (const auto& [b, e] : pieces) {
+      if (b != next) {
+        throw Error(str(dir, ": the ranks' optimizer pieces of ", name,
+                        b < next ? " overlap at element " : " leave a hole at element ",
+                        std::min(b, next), "; the checkpoint is damaged or incomplete"));
       }
-      const Tensor src = file->tensor(e.name);
-      int64_t begin = -1;
-      const std::string digits = e.name.substr(at + 1);
-      std::from_chars(digits.data(), digits.data() + digits.size(), begin);
-      Whole& w = it->second;
-      if (begin < 0 || src.numel() > w.m.numel() || begin > w.m.numel() - src.numel() ||
-          src.dtype() != DType::F32) {
-        throw Error(str(path, ": \"", e.name, "\" (", src.numel(), " ", dtype_name(src.dtype()),
-                        " elements at ", digits, ") lies outside its parameter"));
-      }
-      const int k = kind == "exp_avg" ? 0 : 1;
-      (k == 0 ? w.m : w.v).narrow(0, begin, src.numel()).copy_(src.view({src.numel()}));
-      w.pieces[k].emplace_back(begin, begin + src.numel());
+      next = e;
+    }
+    if (next != w.m.numel()) {
+      throw Error(str(dir, ": the ranks' files hold ", next, " of ", w.m.numel(),
+                      " optimizer elements of ", name, "; the checkpoint is incomplete"));
     }
   }
-  io::NamedTensors moments;
-  for (const auto& [name, shape] : order) {
-    Whole& w = whole[name];
-    for (auto& pieces : w.pieces) {  // each element exactly once: no hole, no overlap
-      std::sort(pieces.begin(), pieces.end());
-      int64_t next = 0;
-      for (const auto& [b, e] : pieces) {
-        if (b != next) {
-          throw Error(str(dir, ": the ranks' optimizer pieces of ", name,
-                          b < next ? " overlap at element " : " leave a hole at element ",
-                          std::min(b, next), "; the checkpoint is damaged or incomplete"));
-        }
-        next = e;
-      }
-      if (next != w.m.numel()) {
-        throw Error(str(dir, ": the ranks' files hold ", next, " of ", w.m.numel(),
-                        " optimizer elements of ", name, "; the checkpoint is incomplete"));
-      }
-    }
-    moments.emplace_back("exp_avg." + name, w.m.view(shape));
-    moments.emplace_back("exp_avg_sq." + name, w.v.view(shape));
-  }
+}
+
+// The checkpoint's files, with the consolidated moments and an unsharded state, written under
+// a temporary name and renamed to `target` when complete.
+void export_write(const std::string& dir, const std::string& target, nlohmann::json state,
+                  const io::NamedTensors& moments) {
   const std::string tmp = target + kPartial;
   std::error_code ec;
   fs::create_directory(tmp, ec);
@@ -379,10 +386,10 @@ void checkpoint_export(const std::string& dir, const std::string& out) {
       fs::copy(e.path(), fs::path(tmp) / e.path().filename(), fs::copy_options::recursive, ec);
       if (ec) throw Error(str("cannot copy ", e.path().string(), " to ", tmp, ": ", ec.message()));
     }
-    io::safetensors_write(io::path_join(tmp, kOptimizer), moments);
+    io::safetensors_write(path_join(tmp, kOptimizer), moments);
     state["zero"]["sharded"] = false;
     state["zero"]["exported_from"] = fs::absolute(dir).string();
-    io::write_file_atomic(io::path_join(tmp, kTrainState), state.dump(2) + "\n");
+    write_file_atomic(path_join(tmp, kTrainState), state.dump(2) + "\n");
     sync_dir(tmp);
     fs::rename(tmp, target, ec);
     if (ec) throw Error(str("cannot rename ", tmp, " to ", target, ": ", ec.message()));
@@ -392,12 +399,36 @@ void checkpoint_export(const std::string& dir, const std::string& out) {
   }
 }
 
+}  // namespace
+
+void checkpoint_export(const std::string& dir, const std::string& out) {
+  const nlohmann::json state = checkpoint_state(dir);
+  if (!state.value("zero", nlohmann::json::object()).value("sharded", false)) {
+    throw Error(str(dir,
+                    " is not sharded (one rank, or ZeRO stage 0 wrote it): it resumes with "
+                    "any number of ranks as it is"));
+  }
+  const std::string target = export_target(dir, out);
+  int world = 0;
+  std::vector<std::pair<std::string, WholeMoments>> params = layout_read(dir, &world);
+  std::map<std::string, WholeMoments*> by_name;
+  for (auto& [name, w] : params) by_name[name] = &w;
+  for (int r = 0; r < world; ++r) rank_pieces_read(dir, r, world, by_name);
+  io::NamedTensors moments;
+  for (auto& [name, w] : params) {
+    coverage_check(dir, name, w);
+    moments.emplace_back("exp_avg." + name, w.m.view(w.shape));
+    moments.emplace_back("exp_avg_sq." + name, w.v.view(w.shape));
+  }
+  export_write(dir, target, state, moments);
+}
+
 std::vector<int64_t> checkpoint_steps(const std::string& output_dir) {
   std::vector<int64_t> steps;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(output_dir, ec)) {
     const int64_t s = e.is_directory() ? step_of(e.path().filename().string()) : -1;
-    if (s >= 0 && io::file_exists((e.path() / kTrainState).string())) steps.push_back(s);
+    if (s >= 0 && file_exists((e.path() / kTrainState).string())) steps.push_back(s);
   }
   std::sort(steps.begin(), steps.end());
   return steps;
@@ -413,31 +444,6 @@ int64_t checkpoint_remove_partial(const std::string& output_dir) {
   }
   for (const fs::path& p : partial) removed += fs::remove_all(p, ec) > 0;
   return removed;
-}
-
-std::vector<int64_t> checkpoints_to_delete(std::vector<CheckpointScore> cs, int64_t keep_latest,
-                                           int64_t keep_best, bool smaller_is_better) {
-  std::set<int64_t> keep;
-  std::sort(cs.begin(), cs.end(), [](const auto& a, const auto& b) { return a.step > b.step; });
-  for (int64_t i = 0; i < std::min<int64_t>(keep_latest, static_cast<int64_t>(cs.size())); ++i) {
-    keep.insert(cs[i].step);
-  }
-  std::vector<CheckpointScore> scored;
-  for (const auto& c : cs) {
-    if (c.has_metric) scored.push_back(c);
-  }
-  std::stable_sort(scored.begin(), scored.end(), [&](const auto& a, const auto& b) {
-    return smaller_is_better ? a.metric < b.metric : a.metric > b.metric;
-  });
-  for (int64_t i = 0; i < std::min<int64_t>(keep_best, static_cast<int64_t>(scored.size())); ++i) {
-    keep.insert(scored[i].step);
-  }
-  std::vector<int64_t> out;
-  for (const auto& c : cs) {
-    if (!keep.count(c.step)) out.push_back(c.step);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 }  // namespace llmtune::train

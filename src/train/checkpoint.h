@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "dist/zero.h"
 #include "model/llama.h"
+#include "parallel/zero.h"
 #include "train/adamw.h"
 
 namespace llmtune::train {
@@ -32,7 +32,7 @@ std::string checkpoint_dir(const std::string& output_dir, int64_t step);
 // directory. A complete checkpoint of the same step is never replaced: that throws
 // llmtune::Error before anything is written. Collective: every rank calls it.
 std::string checkpoint_save(const std::string& output_dir, int64_t step, model::LlamaModel& model,
-                            dist::ZeroEngine& engine, AdamW& optimizer,
+                            parallel::ZeroEngine& engine, AdamW& optimizer,
                             const nlohmann::json& train_state, const nlohmann::json& trainer_state,
                             const std::vector<std::string>& files = {});
 
@@ -49,7 +49,7 @@ void checkpoint_check_ranks(const std::string& dir, const nlohmann::json& state,
 // whose checkpoint_state() is `state`. Throws llmtune::Error naming the directory when it is
 // incomplete, does not fit the model, or is sharded for another number of ranks. Collective.
 void checkpoint_load(const std::string& dir, const nlohmann::json& state, model::LlamaModel& model,
-                     dist::ZeroEngine& engine, AdamW& optimizer);
+                     parallel::ZeroEngine& engine, AdamW& optimizer);
 
 // Consolidates a sharded checkpoint into `out` (a new directory): the same files with the
 // optimizer pieces of every rank assembled into optimizer.safetensors. Runs in one process.
@@ -60,17 +60,5 @@ void checkpoint_export(const std::string& dir, const std::string& out);
 std::vector<int64_t> checkpoint_steps(const std::string& output_dir);
 // Removes temporaries left by a run that died while saving; returns how many.
 int64_t checkpoint_remove_partial(const std::string& output_dir);
-
-// Which checkpoints a retention policy deletes (Determined's save_trial_latest and
-// save_trial_best): every step not among the `keep_latest` newest nor the `keep_best` best by
-// `metric` (steps without a metric value never count as best).
-struct CheckpointScore {
-  int64_t step = 0;
-  bool has_metric = false;
-  double metric = 0;
-};
-std::vector<int64_t> checkpoints_to_delete(std::vector<CheckpointScore> checkpoints,
-                                           int64_t keep_latest, int64_t keep_best,
-                                           bool smaller_is_better);
 
 }  // namespace llmtune::train

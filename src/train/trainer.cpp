@@ -5,8 +5,8 @@
 
 #include "backend/ops.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "data/batch.h"
-#include "io/files.h"
 #include "train/checkpoint.h"
 
 namespace llmtune::train {
@@ -29,11 +29,10 @@ Trainer::Trainer(model::LlamaModel& model, std::vector<data::Sample> samples, Tr
       samples_(std::move(samples)),
       options_(std::move(o)),
       hooks_(std::move(hooks)),
-      own_comm_(options_.comm ? nullptr : dist::make_local_communicator()),
+      own_comm_(options_.comm ? nullptr : parallel::make_local_communicator()),
       comm_(options_.comm ? *options_.comm : *own_comm_),
-      engine_(std::make_unique<dist::ZeroEngine>(model, comm_, options_.zero)),
+      engine_(std::make_unique<parallel::ZeroEngine>(model, comm_, options_.zero)),
       optimizer_(engine_->shard(), options_.adamw) {
-  if (samples_.empty()) throw Error("no training samples: the training split is empty");
   if (options_.max_steps < 1)
     throw Error(str("max_steps must be at least 1, got ", options_.max_steps));
   if (options_.batch_size < 1 || options_.accumulation < 1) {
@@ -77,8 +76,9 @@ int64_t Trainer::micro_per_step() const {
 }
 
 double Trainer::epoch() const {
-  return static_cast<double>(step_ * micro_per_step()) /
-         static_cast<double>(micro_batches_per_epoch());
+  return micro_per_epoch_ == 0 ? 0.0
+                               : static_cast<double>(step_ * micro_per_step()) /
+                                     static_cast<double>(micro_per_epoch_);
 }
 
 const std::vector<int64_t>& Trainer::micro_batch(int64_t micro) const {
@@ -119,12 +119,12 @@ void Trainer::resume(const std::string& dir) {
     try {
       scaler_->load_state(state["loss_scaler"]);
     } catch (const Error& e) {
-      throw Error(str(io::path_join(dir, "train_state.json"), ": ", e.what()));
+      throw Error(str(path_join(dir, "train_state.json"), ": ", e.what()));
     }
   }
-  const std::string hf = io::path_join(dir, "trainer_state.json");
-  if (io::file_exists(hf)) {
-    const nlohmann::json hf_state = io::read_json(hf);
+  const std::string hf = path_join(dir, "trainer_state.json");
+  if (file_exists(hf)) {
+    const nlohmann::json hf_state = read_json(hf);
     if (hf_state.is_object() && hf_state.contains("log_history") &&
         hf_state["log_history"].is_array())
       log_history_ = hf_state["log_history"];
@@ -156,96 +156,117 @@ void Trainer::save(const nlohmann::json& eval_metrics) {
   if (hooks_.on_checkpoint) hooks_.on_checkpoint(step_, dir, eval_metrics);
 }
 
+StepOutcome Trainer::step(std::span<const model::Batch> micro_batches,
+                          std::span<const int64_t> micro_ids, int64_t targets) {
+  LLMTUNE_CHECK(micro_batches.size() == micro_ids.size(), "a micro-batch number for each batch");
+  const auto params = optimizer_.params();
+  const double scale = scaler_ ? scaler_->scale() : 1.0;
+  StepOutcome out;
+  for (size_t i = 0; i < micro_batches.size(); ++i) {
+    const double share = targets == 0 ? 0.0
+                                      : static_cast<double>(micro_batches[i].count_targets()) /
+                                            static_cast<double>(targets);
+    model::StepOptions so;
+    so.grad_scale = static_cast<float>(share * scale);
+    so.seed = options_.seed;
+    so.rng_counter = static_cast<uint64_t>(micro_ids[i]);
+    out.loss += static_cast<double>(model_.forward(micro_batches[i], so).item()) * share;
+    model_.backward();
+    if (hooks_.after_backward) hooks_.after_backward(step_, params);
+  }
+  out.loss = all_ranks_sum(out.loss);
+  engine_->reduce_gradients();
+  // With a loss scaler the gradients are of scale * loss: an overflow skips the step, else
+  // they are unscaled before clipping. Without one, a non-finite norm stops the run.
+  // norm / scale is the unscaled gradients' norm (exactly so for the dynamic scaler's powers
+  // of two).
+  double norm = engine_->grad_norm();
+  if (scaler_) {
+    out.skipped = scaler_->update(!std::isfinite(norm));
+    if (!out.skipped && scale != 1.0) {
+      for (const model::ParamRef& p : params) ops::scale(*p.grad, static_cast<float>(1.0 / scale));
+      norm /= scale;
+    }
+  }
+  if (out.skipped) {
+    norm = 0;
+  } else {
+    clip_to(params, norm, options_.max_grad_norm);
+  }
+  if (!std::isfinite(norm)) {
+    throw Error(str("the gradients are not finite at step ", step_ + 1, " (loss ", out.loss,
+                    "): training diverged; lower the learning rate, or use fp16 with loss "
+                    "scaling to skip such steps"));
+  }
+  out.grad_norm = norm;
+  out.learning_rate = options_.schedule.at(optimizer_.steps());
+  if (!out.skipped) {
+    optimizer_.step(out.learning_rate);
+    engine_->publish_parameters();
+  }
+  engine_->zero_grad();
+  ++step_;
+  return out;
+}
+
+// The step's labelled tokens (the micro-batches' weights) and tokens over all ranks: every
+// rank knows them from the shared data order, without communicating.
+std::pair<int64_t, int64_t> Trainer::step_tokens(int64_t step) const {
+  int64_t targets = 0, tokens = 0;
+  for (int64_t j = 0; j < micro_per_step(); ++j) {
+    for (int64_t s : micro_batch(step * micro_per_step() + j)) {
+      targets += targets_[static_cast<size_t>(s)];
+      tokens += lengths_[static_cast<size_t>(s)];
+    }
+  }
+  return {targets, tokens};
+}
+
+void Trainer::log(const std::string& group, const nlohmann::json& metrics) {
+  if (group != "step") {
+    nlohmann::json entry = metrics;
+    entry["step"] = step_;
+    log_history_.push_back(entry);
+  }
+  if (hooks_.on_metrics) hooks_.on_metrics(group, step_, metrics);
+}
+
 TrainResult Trainer::train() {
+  if (samples_.empty()) throw Error("no training samples: the training split is empty");
   TrainResult result;
   const double start = now();
-  const auto params = optimizer_.params();
   double interval_loss = 0, interval_norm = 0, interval_start = now();
   int64_t interval_steps = 0, interval_tokens = 0;
   while (step_ < options_.max_steps) {
-    // Every rank knows the whole step's labelled-token count (the weights of the micro-batches)
-    // from the shared data order, without communicating.
-    int64_t targets = 0, tokens = 0;
-    for (int64_t j = 0; j < micro_per_step(); ++j) {
-      for (int64_t s : micro_batch(step_ * micro_per_step() + j)) {
-        targets += targets_[static_cast<size_t>(s)];
-        tokens += lengths_[static_cast<size_t>(s)];
-      }
-    }
-    const double scale = scaler_ ? scaler_->scale() : 1.0;
-    double loss = 0;
-    for (int64_t micro : step_micro_batches(step_)) {
-      const model::Batch batch = data::make_batch(samples_, micro_batch(micro), options_.pad_id);
-      const double share =
-          targets == 0 ? 0.0
-                       : static_cast<double>(batch.count_targets()) / static_cast<double>(targets);
-      model::StepOptions so;
-      so.grad_scale = static_cast<float>(share * scale);
-      so.seed = options_.seed;
-      so.rng_counter = static_cast<uint64_t>(micro);
-      loss += static_cast<double>(model_.forward(batch, so).item()) * share;
-      model_.backward();
-      if (hooks_.after_backward) hooks_.after_backward(step_, params);
-    }
-    loss = all_ranks_sum(loss);
-    engine_->reduce_gradients();
-    // With a loss scaler the gradients are of scale * loss: an overflow skips the step, else
-    // they are unscaled before clipping. Without one, a non-finite norm stops the run.
-    // norm / scale is the unscaled gradients' norm (exactly so for the dynamic scaler's powers
-    // of two).
-    double norm = engine_->grad_norm();
-    bool skip = false;
-    if (scaler_) {
-      skip = scaler_->update(!std::isfinite(norm));
-      if (!skip && scale != 1.0) {
-        for (const model::ParamRef& p : params)
-          ops::scale(*p.grad, static_cast<float>(1.0 / scale));
-        norm /= scale;
-      }
-    }
-    if (skip) {
-      norm = 0;
-    } else {
-      clip_to(params, norm, options_.max_grad_norm);
-    }
-    if (!std::isfinite(norm)) {
-      throw Error(str("the gradients are not finite at step ", step_ + 1, " (loss ", loss,
-                      "): training diverged; lower the learning rate, or use fp16 with loss "
-                      "scaling to skip such steps"));
-    }
-    const double lr = options_.schedule.at(optimizer_.steps());
-    if (!skip) {
-      optimizer_.step(lr);
-      engine_->publish_parameters();
-    }
-    engine_->zero_grad();
-    ++step_;
-    result.losses.push_back(loss);
+    const auto [targets, tokens] = step_tokens(step_);
+    const std::vector<int64_t> ids = step_micro_batches(step_);
+    std::vector<model::Batch> micro;
+    for (int64_t id : ids)
+      micro.push_back(data::make_batch(samples_, micro_batch(id), options_.pad_id));
+    const StepOutcome s = step(micro, ids, targets);
+    result.losses.push_back(s.loss);
     result.tokens += targets;
-    interval_loss += loss;
-    interval_norm += skip ? 0.0 : norm;
+    interval_loss += s.loss;
+    interval_norm += s.grad_norm;
     ++interval_steps;
     interval_tokens += tokens;
     const double tps =
         static_cast<double>(interval_tokens) / std::max(1e-9, now() - interval_start);
-    if (hooks_.on_step) hooks_.on_step(step_, loss, lr, tps);
+    log("step", {{"loss", s.loss}, {"learning_rate", s.learning_rate}, {"tokens_per_second", tps}});
 
     nlohmann::json eval_metrics = nlohmann::json::object();
     const bool last = step_ == options_.max_steps;
     if (every(step_, options_.logging_steps) || last) {
       nlohmann::json m = {{"loss", interval_loss / interval_steps},
                           {"grad_norm", interval_norm / interval_steps},
-                          {"learning_rate", lr},
+                          {"learning_rate", s.learning_rate},
                           {"epoch", epoch()},
                           {"tokens_per_second", tps}};
       if (scaler_) {
         m["loss_scale"] = scaler_->scale();
         m["skipped_steps"] = scaler_->skipped();
       }
-      nlohmann::json entry = m;
-      entry["step"] = step_;
-      log_history_.push_back(entry);
-      if (hooks_.on_metrics) hooks_.on_metrics("training", step_, m);
+      log("training", m);
       interval_loss = interval_norm = 0;
       interval_steps = interval_tokens = 0;
       interval_start = now();
@@ -253,10 +274,7 @@ TrainResult Trainer::train() {
     if (hooks_.evaluate &&
         (every(step_, options_.eval_steps) || (last && options_.eval_steps > 0))) {
       eval_metrics = hooks_.evaluate(model_);
-      nlohmann::json entry = eval_metrics;
-      entry["step"] = step_;
-      log_history_.push_back(entry);
-      if (hooks_.on_metrics) hooks_.on_metrics("validation", step_, eval_metrics);
+      log("validation", eval_metrics);
     }
     if (every(step_, options_.save_steps) || (last && options_.save_final)) save(eval_metrics);
     if (hooks_.stop_after && hooks_.stop_after(step_)) {

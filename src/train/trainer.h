@@ -21,13 +21,15 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/format.h"
-#include "dist/communicator.h"
-#include "dist/zero.h"
 #include "model/llama.h"
+#include "parallel/communicator.h"
+#include "parallel/zero.h"
 #include "train/adamw.h"
 #include "train/loss_scaler.h"
 #include "train/schedule.h"
@@ -49,28 +51,34 @@ struct TrainerOptions {
   uint64_t seed = 42;  // data order and dropout masks
   bool group_by_length = false;
   int32_t pad_id = 0;
-  std::string output_dir;              // checkpoints go here; "" = none
-  nlohmann::json owner;                // written into train_state.json as "owner" (null: none)
-  std::vector<std::string> files;      // copied into every checkpoint (tokenizer files)
-  dist::Communicator* comm = nullptr;  // the data-parallel ranks; null: this process alone
-  dist::ZeroOptions zero;
+  std::string output_dir;                  // checkpoints go here; "" = none
+  nlohmann::json owner;                    // written into train_state.json as "owner" (null: none)
+  std::vector<std::string> files;          // copied into every checkpoint (tokenizer files)
+  parallel::Communicator* comm = nullptr;  // the data-parallel ranks; null: this process alone
+  parallel::ZeroOptions zero;
 };
 
 // Called by the loop; all optional.
 struct TrainerHooks {
   // Validation metrics (keys eval_*), at eval_steps.
   std::function<nlohmann::json(model::LlamaModel&)> evaluate;
-  // Logged metrics: group "training" (loss, learning_rate, grad_norm, epoch, ...) or
-  // "validation" (the evaluate() result).
+  // Metrics as a MetricSink takes them (track/sink.h): "step" after every optimizer step (loss,
+  // learning_rate, tokens_per_second), "training" every logging_steps (loss, grad_norm,
+  // learning_rate, epoch, ...), "validation" (the evaluate() result).
   std::function<void(const std::string& group, int64_t step, const nlohmann::json&)> on_metrics;
-  // After each optimizer step: (step, loss, learning rate, tokens/s).
-  std::function<void(int64_t step, double loss, double lr, double tokens_per_second)> on_step;
   // A checkpoint is complete: (step, directory, the validation metrics of that step or {}).
   std::function<void(int64_t step, const std::string& dir, const nlohmann::json&)> on_checkpoint;
   // Tests: after each micro-batch's backward (e.g. to inject an inf), and a stop request after
   // a step (as a crash would stop the run; nothing more is written).
   std::function<void(int64_t step, const std::vector<model::ParamRef>&)> after_backward;
   std::function<bool(int64_t step)> stop_after;
+};
+
+struct StepOutcome {
+  double loss = 0;           // the step's token-weighted loss over all ranks
+  double grad_norm = 0;      // before clipping; 0 when the loss scaler skipped the step
+  double learning_rate = 0;  // the schedule's rate the step used
+  bool skipped = false;      // fp16 overflow: no update
 };
 
 struct TrainResult {
@@ -85,8 +93,9 @@ struct TrainResult {
 
 class Trainer {
  public:
-  // `samples` are the training set (data::format_records output); the model must already have
-  // its adapter when training LoRA (only trainable parameters are optimized).
+  // `samples` are the training set (data::format_records output; train() needs some, step()
+  // none); the model must already have its adapter when training LoRA (only trainable
+  // parameters are optimized).
   Trainer(model::LlamaModel& model, std::vector<data::Sample> samples, TrainerOptions options,
           TrainerHooks hooks = {});
 
@@ -94,12 +103,18 @@ class Trainer {
   // loss scale, step. Throws llmtune::Error when it does not fit.
   void resume(const std::string& checkpoint_dir);
   TrainResult train();
+  // One optimizer step, the one train() takes each time: forward and backward on this rank's
+  // micro-batches (numbered `micro_ids` in the stream, which keys their dropout masks), each
+  // weighted by its share of `targets`, the labelled tokens of the whole step over all ranks;
+  // gradients reduced over the ranks (ZeRO), loss scaling, clipping, the schedule's rate, AdamW.
+  StepOutcome step(std::span<const model::Batch> micro_batches, std::span<const int64_t> micro_ids,
+                   int64_t targets);
 
   int64_t step() const { return step_; }
   int64_t micro_batches_per_epoch() const { return micro_per_epoch_; }
   const TrainerOptions& options() const { return options_; }
   AdamW& optimizer() { return optimizer_; }
-  dist::ZeroEngine& engine() { return *engine_; }
+  parallel::ZeroEngine& engine() { return *engine_; }
   bool is_main_rank() const { return comm_.rank() == 0; }
 
  private:
@@ -111,6 +126,9 @@ class Trainer {
   std::vector<int64_t> step_micro_batches(int64_t step) const;
   const std::vector<int64_t>& micro_batch(int64_t micro) const;
   double all_ranks_sum(double value);
+  std::pair<int64_t, int64_t> step_tokens(int64_t step) const;
+  // Hands metrics to the hook, and all but "step" to Transformers' log_history.
+  void log(const std::string& group, const nlohmann::json& metrics);
   void save(const nlohmann::json& eval_metrics);
 
   model::LlamaModel& model_;
@@ -119,9 +137,9 @@ class Trainer {
   std::vector<int64_t> targets_;  // labelled positions per sample
   TrainerOptions options_;
   TrainerHooks hooks_;
-  std::unique_ptr<dist::Communicator> own_comm_;  // when options.comm is null
-  dist::Communicator& comm_;
-  std::unique_ptr<dist::ZeroEngine> engine_;
+  std::unique_ptr<parallel::Communicator> own_comm_;  // when options.comm is null
+  parallel::Communicator& comm_;
+  std::unique_ptr<parallel::ZeroEngine> engine_;
   AdamW optimizer_;
   std::optional<LossScaler> scaler_;
   int64_t step_ = 0;

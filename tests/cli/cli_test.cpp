@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "cli/run_cli.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "support/compare.h"
 
 namespace llmtune {
@@ -42,12 +42,12 @@ TEST(CliTokenize, DecodeAndChat) {
   EXPECT_EQ(r.output, "\"Hello world\"\n");
   const fs::path chat =
       fs::temp_directory_path() / ("llmtune-cli-" + std::to_string(::getpid()) + ".json");
-  io::write_file_atomic(chat.string(), R"([{"role": "user", "content": "Hi"}])");
+  write_file_atomic(chat.string(), R"([{"role": "user", "content": "Hi"}])");
   // --chat-template takes a Jinja file (or a built-in name), as every verb does.
   const std::string jinja = chat.string() + ".jinja";
-  io::write_file_atomic(jinja,
-                        "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
-                        "{% if add_generation_prompt %}<|assistant|>{% endif %}");
+  write_file_atomic(jinja,
+                    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+                    "{% if add_generation_prompt %}<|assistant|>{% endif %}");
   r = llmtune("tokenize --tokenizer " + llama2() + " --chat " + chat.string() +
               " --add-generation-prompt --chat-template " + jinja);
   EXPECT_EQ(r.code, 0) << r.output;
@@ -96,7 +96,7 @@ class CliData : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   std::string file(const std::string& name, const std::string& content) {
     const std::string p = (dir_ / name).string();
-    io::write_file_atomic(p, content);
+    write_file_atomic(p, content);
     return p;
   }
   std::string out() const { return (dir_ / "out").string(); }

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/run_cli.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "support/scratch.h"
 
 namespace llmtune {
@@ -18,7 +18,7 @@ TEST(Demo, QuickRunBeatsTheUntrainedModelOnEveryDifficulty) {
                         LLMTUNE_SOURCE_DIR + "/configs/demo.yaml");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("experiment store:"), std::string::npos) << r.output;
-  const nlohmann::json summary = io::read_json(dir.file("demo/demo_summary.json"));
+  const nlohmann::json summary = read_json(dir.file("demo/demo_summary.json"));
   for (const char* subset : {"easy", "medium", "hard"}) {
     double untrained = -1;
     std::map<std::string, double> sacre, bleu;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cli/run_cli.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "io/hf_checkpoint.h"
 #include "support/compare.h"
 #include "support/scratch.h"
@@ -73,7 +73,7 @@ class CliExperiment : public ::testing::Test {
         "    logging_steps: 1\n    save_steps: 2\n" +
         extra;
     const std::string path = file(name + ".yaml");
-    io::write_file_atomic(path, yaml);
+    write_file_atomic(path, yaml);
     return path;
   }
 

@@ -14,7 +14,7 @@
 
 #include "cli/experiment_fixture.h"
 #include "cli/run_cli.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "io/hf_checkpoint.h"
 #include "support/compare.h"
 #include "support/scratch.h"
@@ -163,20 +163,20 @@ TEST_F(CliExperiment, EditedCopiedOrRedundantCheckpointsAreRefused) {
   const std::string trial = runs() + "/first-1/trial-1";
   const std::string state = trial + "/checkpoint-4/train_state.json";
   const std::string adapter_or_model = trial + "/checkpoint-4/model.safetensors";
-  const std::string weights = io::read_file(adapter_or_model);
-  const nlohmann::json good = io::read_json(state);
+  const std::string weights = read_file(adapter_or_model);
+  const nlohmann::json good = read_json(state);
   nlohmann::json edited = good;
   edited["step"] = 3;
   edited["optimizer_steps"] = 3;
-  io::write_file_atomic(state, edited.dump());
+  write_file_atomic(state, edited.dump());
   r = run_llmtune("train --trial 1 --runs " + runs() + " --quiet");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("\"step\" is 3 but the directory is checkpoint-4"), std::string::npos)
       << r.output;
-  EXPECT_EQ(io::read_file(adapter_or_model), weights);  // nothing was written over it
+  EXPECT_EQ(read_file(adapter_or_model), weights);  // nothing was written over it
   auto store = track::Store::open(runs() + "/llmtune.db");
   EXPECT_EQ(store->checkpoints(1, "step").size(), 2u);  // steps 2 and 4, once each
-  io::write_file_atomic(state, good.dump());
+  write_file_atomic(state, good.dump());
 
   r = run_llmtune("train --trial 1 --runs " + runs() + " --quiet --resume " + trial +
                   "/checkpoint-2");
@@ -189,10 +189,10 @@ TEST_F(CliExperiment, EditedCopiedOrRedundantCheckpointsAreRefused) {
   ASSERT_EQ(r.code, 0) << r.output;
   const std::string copied = trial + "/checkpoint-5";
   fs::copy(runs() + "/second-2/trial-2/checkpoint-2", copied, fs::copy_options::recursive);
-  nlohmann::json other = io::read_json(copied + "/train_state.json");
+  nlohmann::json other = read_json(copied + "/train_state.json");
   other["step"] = 5;
   other["optimizer_steps"] = 5;
-  io::write_file_atomic(copied + "/train_state.json", other.dump());
+  write_file_atomic(copied + "/train_state.json", other.dump());
   r = run_llmtune("train --trial 1 --runs " + runs() + " --quiet");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("belongs to"), std::string::npos) << r.output;
@@ -278,7 +278,7 @@ TEST_F(CliExperiment, CrashedTrialsRestartAutomatically) {
 
 TEST_F(CliExperiment, ConfigErrorsExitTwoBeforeTraining) {
   const std::string bad = file("bad.yaml");
-  io::write_file_atomic(bad, "name: x\nsearcher:\n  name: single\n  metrik: eval_loss\n");
+  write_file_atomic(bad, "name: x\nsearcher:\n  name: single\n  metrik: eval_loss\n");
   test::CliResult r = run_llmtune("experiment create " + bad + " --runs " + runs());
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("metric"), std::string::npos) << r.output;

@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "cli/run_cli.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "io/hf_checkpoint.h"
 #include "support/compare.h"
 #include "support/scratch.h"
@@ -34,7 +34,7 @@ void expect_refused(const CliResult& r, const std::vector<std::string>& parts) {
 TEST(CliHostile, PrepareNeverOverwritesItsOwnSource) {
   test::ScratchDir dir;
   const std::string source = dir.file("train.jsonl");
-  io::write_file_atomic(source, test::easy_rows(40));
+  write_file_atomic(source, test::easy_rows(40));
   expect_refused(run_llmtune("data prepare --source " + source + " --out " + dir.path()),
                  {"would overwrite the source " + source});
   // The same file through another spelling of the directory, and through a hard link.
@@ -44,7 +44,7 @@ TEST(CliHostile, PrepareNeverOverwritesItsOwnSource) {
   fs::create_hard_link(source, dir.file("out/valid.jsonl"));
   expect_refused(run_llmtune("data prepare --source " + source + " --out " + dir.file("out")),
                  {"would overwrite the source"});
-  EXPECT_EQ(io::read_file(source), test::easy_rows(40));
+  EXPECT_EQ(read_file(source), test::easy_rows(40));
   expect_refused(run_llmtune("data prepare --source " + source + " --out " + source),
                  {"--out " + source + " is a file"});
   expect_refused(run_llmtune("data prepare --source " + source + " --out /proc/llmtune-out"),
@@ -59,7 +59,7 @@ TEST(CliHostile, ListingsNeverCreateOrChangeAStore) {
     EXPECT_FALSE(fs::exists(dir.file("typo"))) << verb;
   }
   fs::create_directories(dir.file("runs"));
-  io::write_file_atomic(dir.file("runs/llmtune.db"), "");
+  write_file_atomic(dir.file("runs/llmtune.db"), "");
   expect_refused(run_llmtune("experiment list --runs " + dir.file("runs")), {"is empty"});
   EXPECT_EQ(fs::file_size(dir.file("runs/llmtune.db")), 0u);
   EXPECT_EQ(test::ScratchDir::listing_of(dir.file("runs")), std::vector<std::string>{"llmtune.db"});
@@ -104,7 +104,7 @@ TEST(CliHostile, GenerationSettingsOutOfRangeAreRefused) {
 TEST(CliHostile, EvalNamesMissingDatabases) {
   test::ScratchDir dir;
   const std::string preds = dir.file("preds.jsonl");
-  io::write_file_atomic(
+  write_file_atomic(
       preds, R"({"prediction": "SELECT 1", "reference": "SELECT 1", "db_path": "gone.sqlite"})"
              "\n");
   const CliResult r = run_llmtune("eval --predictions " + preds);
@@ -134,8 +134,8 @@ TEST(CliHostile, OptionsThatDoNothingAreRefused) {
                  {"--stop \"\""});
   // An adapter directory given as the model: say what it is and how to use it.
   fs::create_directories(dir.file("adapter"));
-  io::write_file_atomic(dir.file("adapter/adapter_config.json"),
-                        R"({"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 8, "lora_alpha": 16,
+  write_file_atomic(dir.file("adapter/adapter_config.json"),
+                    R"({"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 8, "lora_alpha": 16,
                             "target_modules": ["q_proj", "v_proj"],
                             "base_model_name_or_path": "mistralai/Mistral-7B-v0.1"})");
   expect_refused(run_llmtune("generate --model " + dir.file("adapter") + " --prompt-ids 1"),
@@ -159,7 +159,7 @@ TEST(CliHostile, EvalLimitAppliesToAPredictionsFile) {
   for (int i = 0; i < 3; ++i)
     lines += R"({"prediction": "SELECT 1", "reference": "SELECT 1"})"
              "\n";
-  io::write_file_atomic(preds, lines);
+  write_file_atomic(preds, lines);
   const CliResult r = run_llmtune("eval --predictions " + preds + " --limit 1");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("\"count\": 1,"), std::string::npos) << r.output;

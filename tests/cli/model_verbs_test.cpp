@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "cli/run_cli.h"
+#include "core/files.h"
 #include "core/philox.h"
-#include "io/files.h"
 #include "io/hf_checkpoint.h"
 #include "io/peft_adapter.h"
 #include "model/generate.h"
@@ -114,7 +114,7 @@ TEST_F(CliModel, GenerateFromRawIds) {
 // --dataset --index prints the rendered prompt, the generated SQL and the correct answer.
 TEST_F(CliModel, GenerateForADatasetRecord) {
   if (!fs::exists(mistral())) GTEST_SKIP() << "fixture " << mistral() << " absent";
-  io::write_file_atomic(
+  write_file_atomic(
       path("rows.jsonl"),
       R"x({"instruction": "How many heads are there?", "input": "CREATE TABLE head (age INTEGER)", "response": "SELECT COUNT(*) FROM head"})x"
       "\n");
@@ -182,7 +182,7 @@ TEST_F(CliModel, EvalPredictionsReportsEachFailureAndLeavesTheDatabase) {
     lines +=
         nlohmann::json{{"prediction", pred}, {"reference", gold}, {"db_path", db}}.dump() + "\n";
   }
-  io::write_file_atomic(path("preds.jsonl"), lines);
+  write_file_atomic(path("preds.jsonl"), lines);
   r = run_llmtune("eval --predictions " + path("preds.jsonl") + " --timeout 0.5 --json " +
                   path("report.json"));
   ASSERT_EQ(r.code, 0) << r.output;
@@ -220,7 +220,7 @@ TEST_F(CliModel, BadInputsExitTwoWithTheReason) {
     EXPECT_EQ(r.code, 2) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << "\n" << r.output;
   }
-  io::write_file_atomic(path("bad.jsonl"), "{\"prediction\": \"SELECT 1\"}\n");
+  write_file_atomic(path("bad.jsonl"), "{\"prediction\": \"SELECT 1\"}\n");
   const test::CliResult r = run_llmtune("eval --predictions " + path("bad.jsonl"));
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("bad.jsonl:1"), std::string::npos) << r.output;

@@ -47,11 +47,11 @@ class CliZero : public CliExperiment {
         config(name, "single", 6,
                "    gradient_accumulation_steps: " + std::to_string(accumulation) +
                    "\n    deepspeed: " + reference_config(ds) + "\n");
-    std::string yaml = io::read_file(path);
+    std::string yaml = read_file(path);
     yaml += "resources:\n  slots_per_trial: " + std::to_string(slots) + "\n";
     if (lora) yaml.replace(yaml.find("  lora: false"), 13, "  lora: true");
     yaml.replace(yaml.find("save_steps: 2"), 13, "save_steps: 3");
-    io::write_file_atomic(path, yaml);
+    write_file_atomic(path, yaml);
     return path;
   }
 

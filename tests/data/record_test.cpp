@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "core/files.h"
 #include "data/csv.h"
-#include "io/files.h"
 #include "io/io_test_util.h"
 
 namespace llmtune::data {
@@ -209,7 +209,7 @@ TEST(RecordRead, FormatDetection) {
 }
 
 TEST(RecordRead, RealRows) {
-  if (!io::file_exists(kRealRows)) {
+  if (!file_exists(kRealRows)) {
     std::printf("skipping: %s is absent\n", kRealRows.c_str());
     GTEST_SKIP() << kRealRows << " is absent";
   }
@@ -227,7 +227,7 @@ TEST(RecordRead, RealRows) {
 
 // The output of `/usr/bin/python3 -c program args`, or nullopt when it cannot run.
 std::optional<std::string> run_python(const std::string& program, const std::string& arg) {
-  if (!io::file_exists("/usr/bin/python3")) return std::nullopt;
+  if (!file_exists("/usr/bin/python3")) return std::nullopt;
   const std::string command = "/usr/bin/python3 -c '" + program + "' '" + arg + "'";
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return std::nullopt;
@@ -241,7 +241,7 @@ std::optional<std::string> run_python(const std::string& program, const std::str
 
 TEST(RecordWordCount, MatchesPythonSplit) {
   std::vector<Record> records;
-  if (io::file_exists(kRealRows)) {
+  if (file_exists(kRealRows)) {
     records = read_records(kRealRows);
   } else {
     std::printf("real rows absent (%s): checking the tricky strings only\n", kRealRows.c_str());
@@ -428,7 +428,7 @@ TEST(RecordWrite, RoundTripIsExact) {
   };
   const std::string path = dir.file("out.jsonl");
   write_records(path, records);
-  const std::string bytes = io::read_file(path);
+  const std::string bytes = read_file(path);
   // Keys in order, db only when set, UTF-8 raw, one line per record, a final newline.
   EXPECT_EQ(bytes.substr(0, bytes.find('\n') + 1),
             "{\"instruction\":\"How many? caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80\","
@@ -450,7 +450,7 @@ TEST(RecordWrite, RoundTripIsExact) {
 }
 
 TEST(RecordWrite, RealRowsRoundTrip) {
-  if (!io::file_exists(kRealRows)) {
+  if (!file_exists(kRealRows)) {
     std::printf("skipping: %s is absent\n", kRealRows.c_str());
     GTEST_SKIP() << kRealRows << " is absent";
   }
@@ -473,9 +473,9 @@ TEST(RecordWrite, FailureLeavesNoFile) {
   EXPECT_TRUE(dir.listing().empty());
   // An existing file is left as it was.
   write_records(path, {rec("old", "", "SELECT 1")});
-  const std::string before = io::read_file(path);
+  const std::string before = read_file(path);
   EXPECT_TRUE(throws_error([&] { write_records(path, {rec("\xC3", "", "")}); }, {path}));
-  EXPECT_EQ(io::read_file(path), before);
+  EXPECT_EQ(read_file(path), before);
   EXPECT_EQ(dir.listing(), std::vector<std::string>{"out.jsonl"});
 }
 

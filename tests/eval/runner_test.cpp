@@ -6,10 +6,10 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "data/synthetic.h"
 #include "eval/runner.h"
 #include "eval/teacher_forced.h"
-#include "io/files.h"
 #include "support/compare.h"
 #include "support/scratch.h"
 
@@ -74,11 +74,10 @@ TEST(StopStrings, CheckAndCut) {
 TEST(Predictions, FileRoundTripAndErrors) {
   test::ScratchDir dir;
   const std::string file = (dir.root() / "p.jsonl").string();
-  io::write_file_atomic(file,
-                        R"({"prediction": "select a from t", "reference": "SELECT a FROM t"})"
-                        "\n"
-                        R"({"prediction": "x", "references": ["y", "x"], "db_path": "db.sqlite"})"
-                        "\n");
+  write_file_atomic(file, R"({"prediction": "select a from t", "reference": "SELECT a FROM t"})"
+                          "\n"
+                          R"({"prediction": "x", "references": ["y", "x"], "db_path": "db.sqlite"})"
+                          "\n");
   std::vector<Prediction> p = predictions_load(file);
   ASSERT_EQ(p.size(), 2u);
   EXPECT_EQ(p[1].references.size(), 2u);
@@ -94,7 +93,7 @@ TEST(Predictions, FileRoundTripAndErrors) {
            {"{\"prediction\": \"x\"}\n", ":1: needs \"reference\""},
            {"\n{bad\n", ":2: invalid JSON"},
            {"", "no predictions"}}) {
-    io::write_file_atomic(file, text);
+    write_file_atomic(file, text);
     try {
       predictions_load(file);
       ADD_FAILURE() << "accepted " << text;

@@ -43,7 +43,7 @@
 #include "text/chat.h"
 #include "text/tokenizer.h"
 #include "train/adamw.h"
-#include "train/step.h"
+#include "train/trainer.h"
 
 using namespace llmtune;
 using nlohmann::json;
@@ -134,22 +134,21 @@ int cmd_train(const Args& a) {
   mo.training = lora ? model::Training::kLora : model::Training::kFull;
   auto m = io::model_load(base, mo);
   if (lora) m->add_lora(lora_spec(a.get("lora"), base), 7);
-  const double lr = std::stod(a.get("lr", "1e-2"));
-  train::AdamWOptions ao;
-  ao.lr = lr;
-  ao.weight_decay = 0.01;
-  train::AdamW adamw(m->trainable_parameters(), ao);
+  train::TrainerOptions o;
+  o.schedule.type = "constant";
+  o.schedule.lr = std::stod(a.get("lr", "1e-2"));
+  o.adamw.weight_decay = 0.01;
+  o.seed = 11;
+  train::Trainer trainer(*m, {}, o);
   const Tensor ids = data->tensor("train.input_ids");
   const int64_t micro = ids.numel() / (ids.size(-1) * ids.size(-2));
   const int64_t steps = std::stoll(a.get("steps", "3"));
   for (int64_t step = 0; step < steps; ++step) {
     const model::Batch mb[] = {test::reference_batch(*data, "train.", (2 * step) % micro),
                                test::reference_batch(*data, "train.", (2 * step + 1) % micro)};
-    train::StepConfig c;
-    c.lr = lr;
-    c.seed = 11;
-    c.rng_counter = static_cast<uint64_t>(2 * step);
-    const train::StepResult r = train::train_step(*m, adamw, mb, c);
+    const int64_t mb_ids[] = {2 * step, 2 * step + 1};
+    const train::StepOutcome r =
+        trainer.step(mb, mb_ids, mb[0].count_targets() + mb[1].count_targets());
     std::printf("step %lld loss %.6f grad_norm %.6f\n", static_cast<long long>(step + 1), r.loss,
                 r.grad_norm);
   }

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "io/files.h"
+#include "core/files.h"
 #include "io/io_test_util.h"
 #include "io/safetensors.h"
 #include "model/llama.h"

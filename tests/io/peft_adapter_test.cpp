@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "io/files.h"
+#include "core/files.h"
 #include "io/hf_checkpoint.h"
 #include "io/io_test_util.h"
 #include "io/safetensors.h"

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "io/io_test_util.h"
 
 namespace llmtune::io {

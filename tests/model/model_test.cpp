@@ -9,7 +9,7 @@
 #include "model/llama.h"
 #include "support/compare.h"
 #include "support/tiny_llama.h"
-#include "train/step.h"
+#include "train/trainer.h"
 
 namespace llmtune::model {
 namespace {
@@ -148,17 +148,17 @@ TEST(Checkpointing, RecomputesExactlyIncludingDropout) {
 TEST(Training, SameSeedSameLossesBitForBit) {
   auto run = [](uint64_t seed) {
     auto m = tiny_model(Training::kLora, DType::F32, false, 0.1);
-    train::AdamWOptions o;
-    o.lr = 1e-2;
-    train::AdamW adamw(m->trainable_parameters(), o);
+    train::TrainerOptions o;
+    o.schedule.type = "constant";
+    o.schedule.lr = 1e-2;
+    o.seed = seed;
+    train::Trainer trainer(*m, {}, o);
     std::vector<float> losses;
-    for (int step = 0; step < 4; ++step) {
+    for (int64_t step = 0; step < 4; ++step) {
       std::vector<Batch> micro = {tiny_batch(10 + step), tiny_batch(20 + step)};
-      train::StepConfig c;
-      c.seed = seed;
-      c.rng_counter = 2 * step;
-      c.lr = 1e-2;
-      losses.push_back(static_cast<float>(train::train_step(*m, adamw, micro, c).loss));
+      const std::vector<int64_t> ids = {2 * step, 2 * step + 1};
+      const int64_t targets = micro[0].count_targets() + micro[1].count_targets();
+      losses.push_back(static_cast<float>(trainer.step(micro, ids, targets).loss));
     }
     return losses;
   };

@@ -1,18 +1,19 @@
 // The engine against the independent PyTorch oracle (tests/reference/make_reference.py):
 // logits, loss and every gradient for full and LoRA training, merged-LoRA logits, and 10
-// AdamW steps with clipping and gradient accumulation. fp32 throughout.
+// optimizer steps of the Trainer (token-weighted gradient accumulation, clipping, AdamW).
+// fp32 throughout.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <map>
 
-#include "io/files.h"
+#include "core/files.h"
 #include "io/hf_checkpoint.h"
 #include "io/peft_adapter.h"
 #include "io/safetensors.h"
 #include "support/compare.h"
 #include "support/reference_data.h"
-#include "train/step.h"
+#include "train/trainer.h"
 
 namespace llmtune {
 namespace {
@@ -28,9 +29,25 @@ constexpr double kLossTol = 1e-5;  // step losses
 // Weights after ten AdamW steps. Adam divides each gradient by its own running magnitude, so an
 // element whose gradient is near the fp32 rounding noise of the whole tensor moves by a good
 // part of lr per step in a direction that noise picks; two fp32 implementations (or this one at
-// another thread count or vector width) drift apart by ~1e-4 of the tensor's scale in ten
-// steps (measured: 1e-5 with AVX-512, up to 1.6e-4 with AVX2 at 1 to 4 threads).
-constexpr double kTrainedTol = 5e-4;
+// another thread count or vector width) drift apart there. Measured with token-weighted
+// accumulation: one to seven elements of a tensor off by up to 1e-3 of its scale, every other
+// element within 1e-4. So the bound is loose for the worst element and tight for the rest: a
+// systematic error (a wrong rate, decay or bias correction) moves nearly every element.
+constexpr double kTrainedTol = 2e-3;
+constexpr double kTrainedElementTol = 1e-4;
+constexpr double kTrainedOutliers = 0.05;  // at most this fraction of elements beyond it (7 of 256)
+
+// The fraction of elements of `a` further than tol * max|b| from `b`.
+double fraction_beyond(const Tensor& a, const Tensor& b, double tol) {
+  const std::vector<float> x = a.to_f32(), y = b.to_f32();
+  double scale = 0;
+  for (float v : y) scale = std::max(scale, static_cast<double>(std::fabs(v)));
+  size_t beyond = 0;
+  for (size_t i = 0; i < std::min(x.size(), y.size()); ++i) {
+    beyond += std::fabs(static_cast<double>(x[i]) - y[i]) > tol * scale;
+  }
+  return static_cast<double>(beyond) / static_cast<double>(std::max<size_t>(1, y.size()));
+}
 
 std::string case_dir(const std::string& name) {
   return std::string(LLMTUNE_REFERENCE_DIR) + "/" + name;
@@ -44,7 +61,7 @@ struct Case {
   explicit Case(const std::string& name) : dir(case_dir(name)) {
     data = io::SafetensorsFile::open(dir + "/data.safetensors");
     expected = io::SafetensorsFile::open(dir + "/expected.safetensors");
-    params = io::read_json(dir + "/case.json");
+    params = read_json(dir + "/case.json");
   }
   Tensor want(const std::string& name) const { return expected->tensor(name); }
 
@@ -119,34 +136,43 @@ TEST_P(Reference, LoraLogitsGradientsAndMerge) {
   EXPECT_LE(max_rel_error(merged, c.want("lora.logits")), 1e-5);
 }
 
-// Ten optimizer steps of two accumulated micro-batches, clipped, as the oracle trains.
+// Ten optimizer steps of two accumulated micro-batches, clipped, as the oracle trains: the step
+// the Trainer takes, at a constant learning rate.
 void check_training(const Case& c, Training training) {
   const bool lora = training == Training::kLora;
   const std::string tag = lora ? "lora" : "full";
   auto m = load(c, training);
-  train::AdamWOptions opt;
-  opt.beta1 = c.params["betas"][0].get<double>();
-  opt.beta2 = c.params["betas"][1].get<double>();
-  opt.eps = c.params["eps"].get<double>();
-  opt.weight_decay = c.params["weight_decay"].get<double>();
-  train::AdamW adamw(m->trainable_parameters(), opt);
-  train::StepConfig step;
-  step.lr = c.params[lora ? "lora_lr" : "full_lr"].get<double>();
-  step.max_grad_norm = c.params["max_grad_norm"].get<double>();
+  train::TrainerOptions o;
+  o.adamw.beta1 = c.params["betas"][0].get<double>();
+  o.adamw.beta2 = c.params["betas"][1].get<double>();
+  o.adamw.eps = c.params["eps"].get<double>();
+  o.adamw.weight_decay = c.params["weight_decay"].get<double>();
+  o.schedule.type = "constant";
+  o.schedule.lr = c.params[lora ? "lora_lr" : "full_lr"].get<double>();
+  o.max_grad_norm = c.params["max_grad_norm"].get<double>();
+  train::Trainer trainer(*m, {}, o);
   const int steps = c.params["steps"].get<int>();
   const int accum = c.params["grad_accum"].get<int>();
   const std::vector<float> want_loss = c.want(tag + ".step_losses").to_f32();
   const std::vector<float> want_norm = c.want(tag + ".grad_norms").to_f32();
   for (int s = 0; s < steps; ++s) {
     std::vector<Batch> micro;
-    for (int a = 0; a < accum; ++a) micro.push_back(c.batch("train.", s * accum + a));
-    const train::StepResult r = train::train_step(*m, adamw, micro, step);
+    std::vector<int64_t> ids;
+    int64_t targets = 0;
+    for (int a = 0; a < accum; ++a) {
+      micro.push_back(c.batch("train.", s * accum + a));
+      ids.push_back(s * accum + a);
+      targets += micro.back().count_targets();
+    }
+    const train::StepOutcome r = trainer.step(micro, ids, targets);
     EXPECT_LE(std::fabs(r.loss - want_loss[s]) / std::fabs(want_loss[s]), kLossTol)
         << tag << " step " << s << ": " << r.loss << " vs " << want_loss[s];
     EXPECT_LE(std::fabs(r.grad_norm - want_norm[s]) / want_norm[s], kTol) << tag << " step " << s;
   }
   for (model::ParamRef& p : m->trainable_parameters()) {
-    EXPECT_LE(max_rel_error(*p.value, c.want(tag + ".final." + p.name)), kTrainedTol) << p.name;
+    const Tensor want = c.want(tag + ".final." + p.name);
+    EXPECT_LE(max_rel_error(*p.value, want), kTrainedTol) << p.name;
+    EXPECT_LE(fraction_beyond(*p.value, want, kTrainedElementTol), kTrainedOutliers) << p.name;
   }
 }
 

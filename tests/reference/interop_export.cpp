@@ -15,7 +15,7 @@
 #include "io/peft_adapter.h"
 #include "io/safetensors.h"
 #include "support/reference_data.h"
-#include "train/step.h"
+#include "train/trainer.h"
 
 using namespace llmtune;
 
@@ -46,15 +46,15 @@ void export_case(const std::string& ref, const std::string& out) {
   auto l = io::model_load(ref, lora);
   io::adapter_load(*l, ref + "/adapter");
   logits.emplace_back("lora", l->logits(batch));
-  train::AdamWOptions opt;
-  opt.lr = 1e-2;
-  train::AdamW adamw(l->trainable_parameters(), opt);
-  for (int step = 0; step < 3; ++step) {
+  train::TrainerOptions o;
+  o.schedule.type = "constant";
+  o.schedule.lr = 1e-2;
+  train::Trainer trainer(*l, {}, o);
+  for (int64_t step = 0; step < 3; ++step) {
     const model::Batch micro[] = {test::reference_batch(*data, "train.", 2 * step),
                                   test::reference_batch(*data, "train.", 2 * step + 1)};
-    train::StepConfig c;
-    c.lr = 1e-2;
-    train::train_step(*l, adamw, micro, c);
+    const int64_t ids[] = {2 * step, 2 * step + 1};
+    trainer.step(micro, ids, micro[0].count_targets() + micro[1].count_targets());
   }
   logits.emplace_back("lora_trained", l->logits(batch));
   io::adapter_save(*l, out + "/adapter");

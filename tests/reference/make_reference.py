@@ -451,11 +451,16 @@ def train(named, fwd, stream, lr):
     ids, am, labels = stream
     losses, norms = [], []
     for s in range(STEPS):
+        # The step's loss is the mean over every labelled token of its micro-batches (as
+        # Transformers >= 4.46 and llmtune accumulate): micro-batch a's mean loss weighs
+        # counts[a] / total.
+        counts = [int((labels[s, a, :, 1:] != IGNORE).sum()) for a in range(ACCUM)]
+        total = sum(counts)
         step_loss = torch.zeros((), dtype=torch.float32)
         for a in range(ACCUM):
             loss = causal_lm_loss(fwd(ids[s, a], am[s, a]), labels[s, a])
-            (loss / ACCUM).backward()
-            step_loss = step_loss + loss.detach() / ACCUM
+            (loss * (counts[a] / total)).backward()
+            step_loss = step_loss + loss.detach() * (counts[a] / total)
         norm = torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
         opt.step()
         opt.zero_grad()

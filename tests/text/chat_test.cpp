@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "core/error.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "support/compare.h"
 #include "support/errors.h"
 #include "text/chat.h"
@@ -50,7 +50,7 @@ class MistralChat : public ::testing::Test {
                              {"legacy", true},
                              {"tokenizer_class", "LlamaTokenizer"},
                              {"chat_template", kMistralV02}};
-    io::write_file_atomic((dir_ / "tokenizer_config.json").string(), config.dump(2));
+    write_file_atomic((dir_ / "tokenizer_config.json").string(), config.dump(2));
     tokenizer_ = tokenizer_load(dir_.string());
   }
   void TearDown() override {
@@ -115,14 +115,14 @@ TEST(Chat, ErrorsNameTheProblem) {
   }
   const fs::path file =
       fs::temp_directory_path() / ("llmtune-chat-" + std::to_string(::getpid()) + ".json");
-  io::write_file_atomic(file.string(), R"([{"role": "user"}])");
+  write_file_atomic(file.string(), R"([{"role": "user"}])");
   try {
     chat_load(file.string());
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("message 0"), std::string::npos) << e.what();
   }
-  io::write_file_atomic(file.string(), R"({"messages": [{"role": "user", "content": "hi"}]})");
+  write_file_atomic(file.string(), R"({"messages": [{"role": "user", "content": "hi"}]})");
   EXPECT_EQ(chat_load(file.string()).size(), 1u);
   fs::remove(file);
 }
@@ -136,7 +136,7 @@ namespace {
 // The built-in templates are the texts the rendering tests check against python3-jinja2.
 TEST(BuiltinTemplates, SameTextsAsTheRenderingTests) {
   const nlohmann::json all =
-      io::read_json(std::string(LLMTUNE_SOURCE_DIR) + "/tests/text/chat_templates.json");
+      read_json(std::string(LLMTUNE_SOURCE_DIR) + "/tests/text/chat_templates.json");
   const std::pair<const char*, const char*> names[] = {
       {"mistral", "mistral-7b-instruct-v0.2-original"},
       {"mistral-v0.1", "mistral-7b-instruct-v0.1"},
@@ -166,15 +166,15 @@ TEST(BuiltinTemplates, SameTextsAsTheRenderingTests) {
 // built-in's name.
 TEST_F(MistralChat, TemplateErrorsNameTheTemplatesOrigin) {
   const std::string config = (dir_ / "tokenizer_config.json").string();
-  nlohmann::json j = io::read_json(config);
+  nlohmann::json j = read_json(config);
   j["chat_template"] = "{{ messages[0]['content'] }} {{ 1 + }}";
-  io::write_file_atomic(config, j.dump());
+  write_file_atomic(config, j.dump());
   auto broken = tokenizer_load(dir_.string());
   const std::vector<ChatMessage> chat = {{"user", "hi"}};
   EXPECT_TRUE(test::throws_error([&] { apply_chat_template(*broken, chat); },
                                  {"chat template " + config, "line 1, column 37"}));
   j["chat_template"] = "{{ 'a' * 10000000000 }}";
-  io::write_file_atomic(config, j.dump());
+  write_file_atomic(config, j.dump());
   auto runaway = tokenizer_load(dir_.string());
   EXPECT_TRUE(test::throws_error([&] { apply_chat_template(*runaway, chat); },
                                  {"chat template " + config, "more than 16 MiB"}));
@@ -184,7 +184,7 @@ TEST_F(MistralChat, TemplateErrorsNameTheTemplatesOrigin) {
   EXPECT_TRUE(test::throws_error([&] { apply_chat_template(*tokenizer_, chat, o); },
                                  {"chat template built-in template zephyr"}));
   j["chat_template"] = 5;
-  io::write_file_atomic(config, j.dump());
+  write_file_atomic(config, j.dump());
   EXPECT_TRUE(test::throws_error([&] { tokenizer_load(dir_.string()); },
                                  {config, "\"chat_template\" must be a string"}));
 }

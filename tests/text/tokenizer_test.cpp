@@ -11,7 +11,7 @@
 #include <tuple>
 
 #include "core/error.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "support/compare.h"
 #include "support/errors.h"
 #include "text/sentencepiece.h"
@@ -39,7 +39,7 @@ std::vector<json> read_jsonl(const std::string& path) {
 // Corpus lines (or special.jsonl lines) where the shared llama2 tokenizer.json cannot agree with
 // its tokenizer.model: its vocab has "" where the model has U+2028 (id 31353).
 std::vector<size_t> divergent(const std::string& key) {
-  const json j = io::read_json(kRef + "/llama2_tokenizer_json_divergent.json");
+  const json j = read_json(kRef + "/llama2_tokenizer_json_divergent.json");
   return j.at(key).get<std::vector<size_t>>();
 }
 
@@ -148,7 +148,7 @@ TEST_F(TextReference, ConvertedModelFilesMatchSentencePiece) {
     fs::create_directories(dir);
     const std::string model = fixture(std::string(name) + "-tokenizer/tokenizer.model");
     const json converted = sentencepiece_to_tokenizer_json(model);
-    io::write_file_atomic((dir / "tokenizer.json").string(), converted.dump());
+    write_file_atomic((dir / "tokenizer.json").string(), converted.dump());
     TokenizerOptions o;
     o.backend = "tokenizer.json";
     const auto t = tokenizer_load(dir.string(), o);
@@ -163,7 +163,7 @@ TEST_F(TextReference, ConvertedModelFilesMatchSentencePiece) {
           << c["text"].dump();
     }
     if (std::string(name) == "llama2") {
-      const json shared = io::read_json(fixture("llama2-tokenizer/tokenizer.json"));
+      const json shared = read_json(fixture("llama2-tokenizer/tokenizer.json"));
       EXPECT_EQ(converted["model"]["merges"], shared["model"]["merges"]);
     }
     fs::remove_all(dir);
@@ -277,9 +277,9 @@ class TokenizerDir : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   // A tokenizer.json with one component replaced.
   void write_tokenizer(const std::function<void(json&)>& edit) {
-    json j = io::read_json(fixture("llama2-tokenizer/tokenizer.json"));
+    json j = read_json(fixture("llama2-tokenizer/tokenizer.json"));
     edit(j);
-    io::write_file_atomic((dir_ / "tokenizer.json").string(), j.dump());
+    write_file_atomic((dir_ / "tokenizer.json").string(), j.dump());
   }
   std::string error_of(const TokenizerOptions& o = {}) {
     try {
@@ -306,7 +306,7 @@ TEST_F(TokenizerDir, UnknownComponentsAreNamed) {
   EXPECT_NE(error_of().find("post_processor type \"BertProcessing\""), std::string::npos);
   write_tokenizer([](json& j) { j["model"]["merges"][0] = "nonexistent-token x"; });
   EXPECT_NE(error_of().find("merge 0"), std::string::npos) << error_of();
-  io::write_file_atomic((dir_ / "tokenizer.json").string(), "{\"model\": ");
+  write_file_atomic((dir_ / "tokenizer.json").string(), "{\"model\": ");
   EXPECT_NE(error_of().find("tokenizer.json:1"), std::string::npos) << error_of();
   fs::remove(dir_ / "tokenizer.json");
   EXPECT_NE(error_of().find("no tokenizer.json or tokenizer.model"), std::string::npos);
@@ -400,7 +400,7 @@ TEST_F(TokenizerDir, InconsistentVocabulariesAndRunawayComponentsAreRefused) {
 TEST_F(TokenizerDir, ConfigValuesOfTheWrongTypeAreNamed) {
   if (!fs::exists(fixture("llama2-tokenizer/tokenizer.json"))) GTEST_SKIP() << "no fixtures";
   fs::copy_file(fixture("llama2-tokenizer/tokenizer.json"), dir_ / "tokenizer.json");
-  const json base = io::read_json(fixture("llama2-tokenizer/tokenizer_config.json"));
+  const json base = read_json(fixture("llama2-tokenizer/tokenizer_config.json"));
   for (const auto& [key, value, part] : std::vector<std::tuple<std::string, json, std::string>>{
            {"bos_token", 5, "\"bos_token\" must be a token string"},
            {"add_bos_token", "yes", "\"add_bos_token\" must be true or false"},
@@ -409,7 +409,7 @@ TEST_F(TokenizerDir, ConfigValuesOfTheWrongTypeAreNamed) {
            {"added_tokens_decoder", {{"abc", {{"content", "x"}}}}, "must be a token id"}}) {
     json config = base;
     config[key] = value;
-    io::write_file_atomic((dir_ / "tokenizer_config.json").string(), config.dump());
+    write_file_atomic((dir_ / "tokenizer_config.json").string(), config.dump());
     const std::string e = error_of();
     EXPECT_NE(e.find(part), std::string::npos) << key << ": " << e;
     EXPECT_NE(e.find("tokenizer_config.json"), std::string::npos) << e;
@@ -419,17 +419,17 @@ TEST_F(TokenizerDir, ConfigValuesOfTheWrongTypeAreNamed) {
 TEST_F(TokenizerDir, ConfigSpecialTokensAndBosEosRules) {
   if (!fs::exists(fixture("llama2-tokenizer/tokenizer.json"))) GTEST_SKIP() << "no fixtures";
   fs::copy_file(fixture("llama2-tokenizer/tokenizer.json"), dir_ / "tokenizer.json");
-  json config = io::read_json(fixture("llama2-tokenizer/tokenizer_config.json"));
+  json config = read_json(fixture("llama2-tokenizer/tokenizer_config.json"));
   config["add_eos_token"] = true;
   config["pad_token"] = nullptr;
   config["eos_token"] = {{"content", "</s>"}, {"lstrip", false}};  // AddedToken form
-  io::write_file_atomic((dir_ / "tokenizer_config.json").string(), config.dump());
+  write_file_atomic((dir_ / "tokenizer_config.json").string(), config.dump());
   auto t = tokenizer_load(dir_.string());
   EXPECT_EQ(t->encode("Hello"), (std::vector<int32_t>{1, 15043, 2}));
   EXPECT_EQ(t->special_tokens().pad_token, "<unk>");
   config["add_bos_token"] = false;
   config["bos_token"] = "<nope>";
-  io::write_file_atomic((dir_ / "tokenizer_config.json").string(), config.dump());
+  write_file_atomic((dir_ / "tokenizer_config.json").string(), config.dump());
   EXPECT_NE(error_of().find("bos_token \"<nope>\""), std::string::npos) << error_of();
 }
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <functional>
 
-#include "io/files.h"
+#include "core/files.h"
 #include "io/safetensors.h"
 #include "support/errors.h"
 #include "support/scratch.h"
@@ -48,11 +48,11 @@ class ShardedCheckpoint : public ::testing::Test {
     o.output_dir = dir_.file("run");
     Trainer(m, samples, o).train();
     ckpt_ = checkpoint_dir(dir_.file("run"), 1);
-    whole_ = io::read_file(ckpt_ + "/optimizer.safetensors");
+    whole_ = read_file(ckpt_ + "/optimizer.safetensors");
   }
 
   void shard(const std::function<void(io::NamedTensors& rank1)>& edit = {}) {
-    io::write_file_atomic(ckpt_ + "/optimizer.safetensors", whole_);  // as Trainer wrote it
+    write_file_atomic(ckpt_ + "/optimizer.safetensors", whole_);  // as Trainer wrote it
     const auto file = io::SafetensorsFile::open(ckpt_ + "/optimizer.safetensors");
     io::NamedTensors ranks[2];
     nlohmann::json layout = {
@@ -71,10 +71,10 @@ class ShardedCheckpoint : public ::testing::Test {
     if (edit) edit(ranks[1]);
     fs::create_directories(ckpt_ + "/zero");
     for (int r = 0; r < 2; ++r) io::safetensors_write(ckpt_ + "/zero/" + rank_file(r, 2), ranks[r]);
-    io::write_file_atomic(ckpt_ + "/zero/layout.json", layout.dump());
-    nlohmann::json state = io::read_json(ckpt_ + "/train_state.json");
+    write_file_atomic(ckpt_ + "/zero/layout.json", layout.dump());
+    nlohmann::json state = read_json(ckpt_ + "/train_state.json");
     state["zero"] = {{"sharded", true}, {"world_size", 2}, {"stage", 1}};
-    io::write_file_atomic(ckpt_ + "/train_state.json", state.dump());
+    write_file_atomic(ckpt_ + "/train_state.json", state.dump());
     fs::remove(ckpt_ + "/optimizer.safetensors");
   }
 
@@ -85,8 +85,8 @@ class ShardedCheckpoint : public ::testing::Test {
 TEST_F(ShardedCheckpoint, ExportReassemblesTheMomentsExactly) {
   shard();
   checkpoint_export(ckpt_, dir_.file("whole/"));  // a trailing slash names the same directory
-  EXPECT_EQ(io::read_file(dir_.file("whole/optimizer.safetensors")), whole_);
-  EXPECT_FALSE(io::read_json(dir_.file("whole/train_state.json"))["zero"]["sharded"]);
+  EXPECT_EQ(read_file(dir_.file("whole/optimizer.safetensors")), whole_);
+  EXPECT_FALSE(read_json(dir_.file("whole/train_state.json"))["zero"]["sharded"]);
   EXPECT_FALSE(fs::exists(dir_.file("whole.partial")));
 }
 
@@ -97,10 +97,10 @@ TEST_F(ShardedCheckpoint, OutInsideTheSourceOrAnExistingTemporaryIsRefused) {
   EXPECT_TRUE(test::throws_error([&] { checkpoint_export(ckpt_, ckpt_); }, {"exists"}));
   EXPECT_FALSE(fs::exists(ckpt_ + "/inner.partial"));
   fs::create_directories(dir_.file("precious.partial"));
-  io::write_file_atomic(dir_.file("precious.partial/notes.txt"), "keep");
+  write_file_atomic(dir_.file("precious.partial/notes.txt"), "keep");
   EXPECT_TRUE(test::throws_error([&] { checkpoint_export(ckpt_, dir_.file("precious")); },
                                  {"precious.partial exists", "remove it or choose another"}));
-  EXPECT_EQ(io::read_file(dir_.file("precious.partial/notes.txt")), "keep");
+  EXPECT_EQ(read_file(dir_.file("precious.partial/notes.txt")), "keep");
   EXPECT_TRUE(test::throws_error([&] { checkpoint_export(ckpt_, ""); }, {"--out needs"}));
 }
 
@@ -124,7 +124,7 @@ TEST_F(ShardedCheckpoint, OverlappingOrOutOfRangePiecesAreRefused) {
   });
   EXPECT_TRUE(test::throws_error([&] { checkpoint_export(ckpt_, dir_.file("c")); },
                                  {"lies outside its parameter"}));
-  io::write_file_atomic(ckpt_ + "/zero/layout.json", R"({"world_size": "two"})");
+  write_file_atomic(ckpt_ + "/zero/layout.json", R"({"world_size": "two"})");
   EXPECT_TRUE(test::throws_error([&] { checkpoint_export(ckpt_, dir_.file("d")); },
                                  {"layout.json", "world_size"}));
 }

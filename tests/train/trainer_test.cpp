@@ -8,8 +8,8 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/philox.h"
-#include "io/files.h"
 #include "support/errors.h"
 #include "support/scratch.h"
 #include "support/tiny_llama.h"
@@ -65,7 +65,6 @@ TrainerOptions options(const std::string& out) {
   o.max_steps = 8;
   o.batch_size = 3;
   o.accumulation = 2;
-  o.adamw.lr = 3e-3;
   o.adamw.weight_decay = 0.01;
   o.schedule.type = "cosine";
   o.schedule.lr = 3e-3;
@@ -226,8 +225,7 @@ TEST(Trainer, OverflowsSkipStepsAndTheScalerStateIsCheckpointed) {
   for (double l : r.losses) EXPECT_TRUE(std::isfinite(l));
 
   // Resume from step 4: the scaler state comes back and the last four losses repeat.
-  const nlohmann::json state =
-      io::read_json(checkpoint_dir(dir.file("run"), 4) + "/train_state.json");
+  const nlohmann::json state = read_json(checkpoint_dir(dir.file("run"), 4) + "/train_state.json");
   EXPECT_EQ(state["loss_scaler"]["scale"].get<double>(), 512);
   EXPECT_EQ(state["loss_scaler"]["skipped"].get<int64_t>(), 2);
   auto m2 = make_model(false);
@@ -263,7 +261,7 @@ TEST(Trainer, BadOptionsAndMismatchedResumeAreErrors) {
   test::ScratchDir dir;
   auto m = make_model(false);
   TrainerOptions o = options(dir.file("run"));
-  EXPECT_THROW(Trainer(*m, {}, o), Error);
+  EXPECT_THROW(Trainer(*m, {}, o).train(), Error);  // no samples to train on
   o.max_steps = 0;
   EXPECT_THROW(Trainer(*m, samples(4, 1), o), Error);
   o = options(dir.file("run"));
@@ -293,11 +291,11 @@ TEST(Trainer, EditedCheckpointsAreRefusedAndNoneIsOverwritten) {
   Trainer(*m, samples(16, 1), o).train();
   const std::string ckpt = checkpoint_dir(dir.file("run"), 4);
   const std::string state_path = ckpt + "/train_state.json";
-  const nlohmann::json good = io::read_json(state_path);
+  const nlohmann::json good = read_json(state_path);
   const auto edited = [&](const std::function<void(nlohmann::json&)>& edit) {
     nlohmann::json s = good;
     edit(s);
-    io::write_file_atomic(state_path, s.dump());
+    write_file_atomic(state_path, s.dump());
     auto fresh = make_model(false);
     Trainer t(*fresh, samples(16, 1), o);
     try {
@@ -317,14 +315,14 @@ TEST(Trainer, EditedCheckpointsAreRefusedAndNoneIsOverwritten) {
   expect(edited([](auto& s) { s.erase("batch_size"); }), "\"batch_size\" is missing");
   expect(edited([](auto& s) { s["zero"] = 5; }), "\"zero\" is not an object");
   expect(edited([](auto& s) { s = nlohmann::json::array(); }), "not a JSON object");
-  io::write_file_atomic(state_path, good.dump());
+  write_file_atomic(state_path, good.dump());
   EXPECT_EQ(edited([](auto&) {}), "resumed at step 4");
   // Past max_steps: the run would mark itself done at a step it never reached.
   fs::rename(ckpt, checkpoint_dir(dir.file("run"), 999));
   nlohmann::json far = good;
   far["step"] = 999;
   far["optimizer_steps"] = 999;
-  io::write_file_atomic(checkpoint_dir(dir.file("run"), 999) + "/train_state.json", far.dump());
+  write_file_atomic(checkpoint_dir(dir.file("run"), 999) + "/train_state.json", far.dump());
   auto fresh = make_model(false);
   Trainer past(*fresh, samples(16, 1), o);
   EXPECT_TRUE(test::throws_error([&] { past.resume(checkpoint_dir(dir.file("run"), 999)); },
@@ -332,14 +330,14 @@ TEST(Trainer, EditedCheckpointsAreRefusedAndNoneIsOverwritten) {
   // Resuming from step 2 while checkpoint-4 exists: saving step 4 again is refused, and the
   // existing checkpoint keeps its bytes.
   fs::rename(checkpoint_dir(dir.file("run"), 999), ckpt);
-  io::write_file_atomic(state_path, good.dump());
-  const std::string weights = io::read_file(ckpt + "/model.safetensors");
+  write_file_atomic(state_path, good.dump());
+  const std::string weights = read_file(ckpt + "/model.safetensors");
   auto again = make_model(false);
   Trainer t(*again, samples(16, 1), o);
   t.resume(checkpoint_dir(dir.file("run"), 2));
   EXPECT_TRUE(test::throws_error([&] { t.train(); }, {ckpt, "never overwrites a checkpoint"}));
-  EXPECT_EQ(io::read_file(ckpt + "/model.safetensors"), weights);
-  EXPECT_EQ(io::read_json(state_path), good);
+  EXPECT_EQ(read_file(ckpt + "/model.safetensors"), weights);
+  EXPECT_EQ(read_json(state_path), good);
 }
 
 TEST(Schedule, TransformersAndDeepSpeedFormulas) {
@@ -377,15 +375,6 @@ TEST(Schedule, TransformersAndDeepSpeedFormulas) {
   EXPECT_DOUBLE_EQ(s.at(3), 1e-5 * 0.3);
   s.type = "WarmupLR";
   EXPECT_DOUBLE_EQ(s.at(15), 1e-5);
-}
-
-TEST(Checkpoint, RetentionKeepsLatestAndBest) {
-  std::vector<CheckpointScore> cs = {
-      {100, true, 0.9}, {200, true, 0.5}, {300, true, 0.7}, {400, false, 0}, {500, true, 0.8}};
-  EXPECT_EQ(checkpoints_to_delete(cs, 1, 1, true), (std::vector<int64_t>{100, 300, 400}));
-  EXPECT_EQ(checkpoints_to_delete(cs, 1, 1, false), (std::vector<int64_t>{200, 300, 400}));
-  EXPECT_EQ(checkpoints_to_delete(cs, 2, 0, true), (std::vector<int64_t>{100, 200, 300}));
-  EXPECT_EQ(checkpoints_to_delete(cs, 0, 0, true), (std::vector<int64_t>{100, 200, 300, 400, 500}));
 }
 
 // A partial checkpoint (a run died while writing it) is never listed, and is cleaned up.

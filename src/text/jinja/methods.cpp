@@ -229,118 +229,100 @@ Value format_method(const std::string& s, CallArgs& a) {
   return format_impl(s, a, false);
 }
 
+Value splitlines_method(const std::string& s, CallArgs& a) {
+  auto v = bind_args("splitlines", a, {{"keepends", Value(false)}});
+  return strs_to_list(py_splitlines(s, truthy(v[0])));
+}
+
+// upper(), lower(), ...: a method without arguments that maps the string.
+template <const char* kName, std::string (*kMap)(std::string_view)>
+Value map_method(const std::string& s, CallArgs& a) {
+  bind_args(kName, a, {});
+  return Value(kMap(s));
+}
+constexpr char kUpper[] = "upper", kLower[] = "lower", kCasefold[] = "casefold", kTitle[] = "title",
+               kCapitalize[] = "capitalize";
+
+Value replace_method(const std::string& s, CallArgs& a) {
+  auto v =
+      bind_args("replace", a, {{"old", std::nullopt}, {"new", std::nullopt}, {"count", Value(-1)}});
+  return Value(
+      py_replace(s, need_str(v[0], "replace"), need_str(v[1], "replace"), to_index(v[2], "count")));
+}
+
+Value count_method(const std::string& s, CallArgs& a) {
+  auto v = bind_args("count", a,
+                     {{"sub", std::nullopt}, {"start", Value::none()}, {"end", Value::none()}});
+  return Value(py_count(bounded(s, v[1], v[2]), need_str(v[0], "count")));
+}
+
+Value zfill_method(const std::string& s, CallArgs& a) {
+  auto v = bind_args("zfill", a, {{"width", std::nullopt}});
+  int64_t pad = to_index(v[0], "width") - utf8_length(s);
+  if (pad <= 0) return Value(s);
+  budget_bytes(static_cast<uint64_t>(pad));
+  size_t sign = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  std::string out = s;
+  out.insert(sign, std::string(size_t(pad), '0'));
+  return Value(out);
+}
+
+Value removeprefix_method(const std::string& s, CallArgs& a) {
+  auto v = bind_args("removeprefix", a, {{"prefix", std::nullopt}});
+  const std::string& p = need_str(v[0], "removeprefix");
+  return Value(s.compare(0, p.size(), p) == 0 ? s.substr(p.size()) : s);
+}
+
+Value removesuffix_method(const std::string& s, CallArgs& a) {
+  auto v = bind_args("removesuffix", a, {{"suffix", std::nullopt}});
+  const std::string& p = need_str(v[0], "removesuffix");
+  bool ends =
+      !p.empty() && p.size() <= s.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+  return Value(ends ? s.substr(0, s.size() - p.size()) : s);
+}
+
 const std::map<std::string, StrMethod>& string_methods() {
+  using A = CallArgs;
+  using S = const std::string&;
   static const std::map<std::string, StrMethod> m = {
-      {"strip",
-       [](const std::string& s, CallArgs& a) { return strip_method(s, a, "strip", true, true); }},
-      {"lstrip",
-       [](const std::string& s, CallArgs& a) { return strip_method(s, a, "lstrip", true, false); }},
-      {"rstrip",
-       [](const std::string& s, CallArgs& a) { return strip_method(s, a, "rstrip", false, true); }},
-      {"split",
-       [](const std::string& s, CallArgs& a) { return split_method(s, a, "split", false); }},
-      {"rsplit",
-       [](const std::string& s, CallArgs& a) { return split_method(s, a, "rsplit", true); }},
-      {"splitlines",
-       [](const std::string& s, CallArgs& a) {
-         auto v = bind_args("splitlines", a, {{"keepends", Value(false)}});
-         return strs_to_list(py_splitlines(s, truthy(v[0])));
-       }},
-      {"startswith",
-       [](const std::string& s, CallArgs& a) { return affix_method(s, a, "startswith", true); }},
-      {"endswith",
-       [](const std::string& s, CallArgs& a) { return affix_method(s, a, "endswith", false); }},
-      {"upper",
-       [](const std::string& s, CallArgs& a) {
-         bind_args("upper", a, {});
-         return Value(py_upper(s));
-       }},
-      {"lower",
-       [](const std::string& s, CallArgs& a) {
-         bind_args("lower", a, {});
-         return Value(py_lower(s));
-       }},
-      {"casefold",
-       [](const std::string& s, CallArgs& a) {
-         bind_args("casefold", a, {});
-         return Value(py_lower(s));
-       }},
-      {"title",
-       [](const std::string& s, CallArgs& a) {
-         bind_args("title", a, {});
-         return Value(py_title(s));
-       }},
-      {"capitalize",
-       [](const std::string& s, CallArgs& a) {
-         bind_args("capitalize", a, {});
-         return Value(py_capitalize(s));
-       }},
-      {"replace",
-       [](const std::string& s, CallArgs& a) {
-         auto v = bind_args("replace", a,
-                            {{"old", std::nullopt}, {"new", std::nullopt}, {"count", Value(-1)}});
-         return Value(py_replace(s, need_str(v[0], "replace"), need_str(v[1], "replace"),
-                                 to_index(v[2], "count")));
-       }},
-      {"count",
-       [](const std::string& s, CallArgs& a) {
-         auto v = bind_args(
-             "count", a, {{"sub", std::nullopt}, {"start", Value::none()}, {"end", Value::none()}});
-         return Value(py_count(bounded(s, v[1], v[2]), need_str(v[0], "count")));
-       }},
-      {"find", [](const std::string& s,
-                  CallArgs& a) { return find_method_impl(s, a, "find", false, false); }},
-      {"rfind", [](const std::string& s,
-                   CallArgs& a) { return find_method_impl(s, a, "rfind", true, false); }},
-      {"index", [](const std::string& s,
-                   CallArgs& a) { return find_method_impl(s, a, "index", false, true); }},
-      {"rindex", [](const std::string& s,
-                    CallArgs& a) { return find_method_impl(s, a, "rindex", true, true); }},
+      {"strip", [](S s, A& a) { return strip_method(s, a, "strip", true, true); }},
+      {"lstrip", [](S s, A& a) { return strip_method(s, a, "lstrip", true, false); }},
+      {"rstrip", [](S s, A& a) { return strip_method(s, a, "rstrip", false, true); }},
+      {"split", [](S s, A& a) { return split_method(s, a, "split", false); }},
+      {"rsplit", [](S s, A& a) { return split_method(s, a, "rsplit", true); }},
+      {"splitlines", splitlines_method},
+      {"startswith", [](S s, A& a) { return affix_method(s, a, "startswith", true); }},
+      {"endswith", [](S s, A& a) { return affix_method(s, a, "endswith", false); }},
+      {"upper", map_method<kUpper, py_upper>},
+      {"lower", map_method<kLower, py_lower>},
+      {"casefold", map_method<kCasefold, py_lower>},
+      {"title", map_method<kTitle, py_title>},
+      {"capitalize", map_method<kCapitalize, py_capitalize>},
+      {"replace", replace_method},
+      {"count", count_method},
+      {"find", [](S s, A& a) { return find_method_impl(s, a, "find", false, false); }},
+      {"rfind", [](S s, A& a) { return find_method_impl(s, a, "rfind", true, false); }},
+      {"index", [](S s, A& a) { return find_method_impl(s, a, "index", false, true); }},
+      {"rindex", [](S s, A& a) { return find_method_impl(s, a, "rindex", true, true); }},
       {"join", join_method},
       {"format", format_method},
-      {"center", [](const std::string& s, CallArgs& a) { return pad_method(s, a, "center", 0); }},
-      {"ljust", [](const std::string& s, CallArgs& a) { return pad_method(s, a, "ljust", -1); }},
-      {"rjust", [](const std::string& s, CallArgs& a) { return pad_method(s, a, "rjust", 1); }},
-      {"zfill",
-       [](const std::string& s, CallArgs& a) {
-         auto v = bind_args("zfill", a, {{"width", std::nullopt}});
-         int64_t pad = to_index(v[0], "width") - utf8_length(s);
-         if (pad <= 0) return Value(s);
-         budget_bytes(static_cast<uint64_t>(pad));
-         size_t sign = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
-         std::string out = s;
-         out.insert(sign, std::string(size_t(pad), '0'));
-         return Value(out);
-       }},
-      {"removeprefix",
-       [](const std::string& s, CallArgs& a) {
-         auto v = bind_args("removeprefix", a, {{"prefix", std::nullopt}});
-         const std::string& p = need_str(v[0], "removeprefix");
-         return Value(s.compare(0, p.size(), p) == 0 ? s.substr(p.size()) : s);
-       }},
-      {"removesuffix",
-       [](const std::string& s, CallArgs& a) {
-         auto v = bind_args("removesuffix", a, {{"suffix", std::nullopt}});
-         const std::string& p = need_str(v[0], "removesuffix");
-         bool ends =
-             !p.empty() && p.size() <= s.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-         return Value(ends ? s.substr(0, s.size() - p.size()) : s);
-       }},
-      {"partition",
-       [](const std::string& s, CallArgs& a) { return partition_method(s, a, false); }},
-      {"rpartition",
-       [](const std::string& s, CallArgs& a) { return partition_method(s, a, true); }},
-      {"isdigit", [](const std::string& s, CallArgs&) { return char_test(s, is_digit); }},
-      {"isdecimal", [](const std::string& s, CallArgs&) { return char_test(s, is_digit); }},
-      {"isnumeric", [](const std::string& s, CallArgs&) { return char_test(s, is_digit); }},
-      {"isalpha", [](const std::string& s, CallArgs&) { return char_test(s, is_alpha); }},
+      {"center", [](S s, A& a) { return pad_method(s, a, "center", 0); }},
+      {"ljust", [](S s, A& a) { return pad_method(s, a, "ljust", -1); }},
+      {"rjust", [](S s, A& a) { return pad_method(s, a, "rjust", 1); }},
+      {"zfill", zfill_method},
+      {"removeprefix", removeprefix_method},
+      {"removesuffix", removesuffix_method},
+      {"partition", [](S s, A& a) { return partition_method(s, a, false); }},
+      {"rpartition", [](S s, A& a) { return partition_method(s, a, true); }},
+      {"isdigit", [](S s, A&) { return char_test(s, is_digit); }},
+      {"isdecimal", [](S s, A&) { return char_test(s, is_digit); }},
+      {"isnumeric", [](S s, A&) { return char_test(s, is_digit); }},
+      {"isalpha", [](S s, A&) { return char_test(s, is_alpha); }},
       {"isalnum",
-       [](const std::string& s, CallArgs&) {
-         return char_test(s, [](char32_t c) { return is_alpha(c) || is_digit(c); });
-       }},
-      {"isspace", [](const std::string& s, CallArgs&) { return char_test(s, py_isspace); }},
-      {"islower", [](const std::string& s, CallArgs&) { return case_test(s, true); }},
-      {"isupper", [](const std::string& s, CallArgs&) { return case_test(s, false); }},
+       [](S s, A&) { return char_test(s, [](char32_t c) { return is_alpha(c) || is_digit(c); }); }},
+      {"isspace", [](S s, A&) { return char_test(s, py_isspace); }},
+      {"islower", [](S s, A&) { return case_test(s, true); }},
+      {"isupper", [](S s, A&) { return case_test(s, false); }},
   };
   return m;
 }

@@ -1,4 +1,4 @@
-#include "dist/zero.h"
+#include "parallel/zero.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include "backend/ops.h"
 #include "core/error.h"
 
-namespace llmtune::dist {
+namespace llmtune::parallel {
 
 // One group's parameters of one kind, flattened.
 struct ZeroEngine::Flat {
@@ -389,4 +389,4 @@ ZeroMemory ZeroEngine::accounted() const {
   return m;
 }
 
-}  // namespace llmtune::dist
+}  // namespace llmtune::parallel

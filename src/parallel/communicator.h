@@ -18,7 +18,7 @@
 
 #include "core/tensor.h"
 
-namespace llmtune::dist {
+namespace llmtune::parallel {
 
 enum class ReduceOp { kSum, kAvg };  // kAvg divides the fp32 sum by the world size
 
@@ -107,4 +107,4 @@ int64_t broadcast_value(Communicator& comm, int64_t value, int root);
 // (OMPI_COMM_WORLD_SIZE or PMI_SIZE in the environment), else local.
 std::unique_ptr<Communicator> make_communicator();
 
-}  // namespace llmtune::dist
+}  // namespace llmtune::parallel

@@ -36,10 +36,10 @@
 #include <string>
 #include <vector>
 
-#include "dist/communicator.h"
 #include "model/llama.h"
+#include "parallel/communicator.h"
 
-namespace llmtune::dist {
+namespace llmtune::parallel {
 
 struct ZeroOptions {
   int stage = 0;                                  // 0, 1, 2 or 3
@@ -139,4 +139,4 @@ class ZeroEngine final : public model::ParamHooks {
   std::vector<std::unique_ptr<PendingCollective>> pending_;
 };
 
-}  // namespace llmtune::dist
+}  // namespace llmtune::parallel

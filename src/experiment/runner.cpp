@@ -1,26 +1,23 @@
-#include "cli/experiment_run.h"
+#include "experiment/runner.h"
 
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
-#include <set>
 #include <sstream>
 #include <thread>
 
 #include "core/error.h"
-#include "dist/communicator.h"
-#include "io/files.h"
+#include "core/files.h"
+#include "experiment/trial.h"
+#include "parallel/communicator.h"
 #include "track/store.h"
-#include "train/trial.h"
 
 extern char** environ;
 
-namespace llmtune::cli {
+namespace llmtune::experiment {
 
 namespace {
 
@@ -53,37 +50,10 @@ config::ExperimentConfig config_of(const track::ExperimentRow& row) {
   return config::experiment_parse(row.config.at("config").dump(), row.config.at("path"));
 }
 
-std::string when(double t) {
-  if (t <= 0) return "-";
-  char buf[32];
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&tt));
-  return buf;
-}
-
-std::string number(const json& v) {
-  if (!v.is_number()) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v.get<double>());
-  return buf;
-}
-
-// "r=8 lora=true training_args.learning_rate=1e-05": a trial's hyperparameters on one line.
-void flatten(const json& j, const std::string& prefix, std::string* out) {
-  for (const auto& [k, v] : j.items()) {
-    if (v.is_object()) {
-      flatten(v, prefix + k + ".", out);
-    } else {
-      *out += (out->empty() ? "" : " ") + prefix + k + "=" +
-              (v.is_string() ? v.get<std::string>() : v.dump());
-    }
-  }
-}
-
 }  // namespace
 
 std::string store_path(const std::string& runs) {
-  return io::path_join(runs, "llmtune.db");
+  return path_join(runs, "llmtune.db");
 }
 
 PreparedExperiment prepare_experiment(const std::string& config_path,
@@ -102,10 +72,6 @@ PreparedExperiment prepare_experiment(const std::string& config_path,
     p.trial_ids.push_back(t);
   }
   return p;
-}
-
-void record_restart(const std::string& runs, int64_t trial_id) {
-  track::Store::open(store_path(runs))->add_trial_restart(trial_id);
 }
 
 void finish_experiment(const std::string& runs, int64_t id, bool failed) {
@@ -174,7 +140,7 @@ int64_t run_experiment(const std::string& config_path, const std::vector<std::st
         break;
       }
       ++restarts;
-      record_restart(runs, trial);
+      track::Store::open(store_path(runs))->add_trial_restart(trial);
       std::fprintf(stderr,
                    "trial %lld died (exit %d); restart %lld of %lld from its last checkpoint\n",
                    static_cast<long long>(trial), code, static_cast<long long>(restarts),
@@ -186,12 +152,12 @@ int64_t run_experiment(const std::string& config_path, const std::vector<std::st
   return ex.id;
 }
 
-int64_t train_command(const TrainArgs& a) {
+int64_t train_trial(const TrainRequest& a) {
   if (!a.resume.empty() && !fs::exists(fs::path(a.resume) / "train_state.json")) {
     throw Error(str("--resume ", a.resume, " is not an llmtune checkpoint (no train_state.json)"));
   }
   // Under mpirun every rank runs this; rank 0 alone records in the store.
-  const std::unique_ptr<dist::Communicator> comm = dist::make_communicator();
+  const std::unique_ptr<parallel::Communicator> comm = parallel::make_communicator();
   const bool main = comm->rank() == 0;
   const int world = comm->world_size();
   int64_t trial_id = a.trial;
@@ -208,7 +174,7 @@ int64_t train_command(const TrainArgs& a) {
       const config::ExperimentConfig c = config::experiment_load(a.config, a.sets);
       for (const json& point : config::search_points(c, 0)) config::trial_config(c, point, world);
     }
-    trial_id = dist::broadcast_value(*comm, trial_id, 0);
+    trial_id = parallel::broadcast_value(*comm, trial_id, 0);
   } else if (!a.config.empty()) {
     throw Error("give either a config or --trial, not both");
   } else if (!a.sets.empty()) {
@@ -220,7 +186,7 @@ int64_t train_command(const TrainArgs& a) {
   const track::TrialRow trial = store->trial(trial_id);
   const track::ExperimentRow exp = store->experiment(trial.experiment_id);
   if (!main) store.reset();
-  train::TrialRun run;
+  TrialRun run;
   run.experiment = config_of(exp);
   if (main && run.experiment.slots_per_trial != world) {
     std::fprintf(stderr,
@@ -229,6 +195,7 @@ int64_t train_command(const TrainArgs& a) {
                  static_cast<long long>(run.experiment.slots_per_trial), world);
   }
   run.trial = config::trial_config(run.experiment, trial.hyperparameters, world);
+  if (!a.device.empty()) run.trial.device = a.device;
   run.store = store.get();
   run.comm = comm.get();
   run.experiment_id = exp.id;
@@ -241,9 +208,9 @@ int64_t train_command(const TrainArgs& a) {
   // The experiment's start time tells this store's experiment from one of another store.
   run.owner = {
       {"experiment_id", exp.id}, {"trial_id", trial_id}, {"experiment_start", exp.start_time}};
-  train::TrialOutcome out;
+  TrialOutcome out;
   try {
-    out = train::run_trial(run);
+    out = run_trial(run);
   } catch (...) {
     // This command created the experiment, so its failure ends it too (experiment create does
     // the same for the trials it runs).
@@ -259,161 +226,4 @@ int64_t train_command(const TrainArgs& a) {
   return trial_id;
 }
 
-std::string list_experiments(const std::string& runs, bool as_json) {
-  auto store = track::Store::open(store_path(runs), track::Store::Access::kReadOnly);
-  json all = json::array();
-  std::string out;
-  char line[512];
-  std::snprintf(line, sizeof line, "%4s  %-28s %-10s %6s  %-19s  %s\n", "id", "name", "state",
-                "trials", "started", "metric");
-  out += line;
-  for (const track::ExperimentRow& e : store->experiments()) {
-    const size_t trials = store->trials(e.id).size();
-    all.push_back({{"id", e.id},
-                   {"name", e.name},
-                   {"state", e.state},
-                   {"trials", trials},
-                   {"start_time", e.start_time},
-                   {"end_time", e.end_time},
-                   {"searcher_metric", e.searcher_metric}});
-    std::snprintf(line, sizeof line, "%4lld  %-28s %-10s %6zu  %-19s  %s\n",
-                  static_cast<long long>(e.id), e.name.c_str(), e.state.c_str(), trials,
-                  when(e.start_time).c_str(), e.searcher_metric.c_str());
-    out += line;
-  }
-  return as_json ? all.dump(2) + "\n" : out;
-}
-
-json describe_experiment_json(const std::string& runs, int64_t id) {
-  auto store = track::Store::open(store_path(runs), track::Store::Access::kReadOnly);
-  const track::ExperimentRow e = store->experiment(id);
-  json j = {{"id", e.id},
-            {"name", e.name},
-            {"description", e.description},
-            {"state", e.state},
-            {"searcher_metric", e.searcher_metric},
-            {"smaller_is_better", e.smaller_is_better},
-            {"start_time", e.start_time},
-            {"end_time", e.end_time},
-            {"trials", json::array()}};
-  for (const track::TrialRow& t : store->trials(id)) {
-    json best = nullptr, final_training = nullptr, final_validation = nullptr;
-    for (const track::MetricRow& m : store->metrics(t.id, "training")) {
-      if (final_training.is_null()) final_training = json::object();
-      final_training.update(m.metrics);  // the last value of each key
-    }
-    for (const track::MetricRow& m : store->metrics(t.id, "validation")) {
-      final_validation = m.metrics;
-      if (!m.metrics.contains(e.searcher_metric)) continue;
-      const double v = m.metrics[e.searcher_metric].get<double>();
-      if (best.is_null() || (e.smaller_is_better ? v < best["value"].get<double>()
-                                                 : v > best["value"].get<double>())) {
-        best = {{"step", m.step}, {"value", v}};
-      }
-    }
-    json ckpts = json::array();
-    for (const track::CheckpointRow& c : store->checkpoints(id, e.searcher_metric)) {
-      if (c.trial_id == t.id) {
-        ckpts.push_back(
-            {{"uuid", c.uuid}, {"step", c.step}, {"path", c.path}, {"metrics", c.metrics}});
-      }
-    }
-    j["trials"].push_back({{"id", t.id},
-                           {"state", t.state},
-                           {"hyperparameters", t.hyperparameters},
-                           {"steps_completed", t.steps_completed},
-                           {"restarts", t.restarts},
-                           {"start_time", t.start_time},
-                           {"end_time", t.end_time},
-                           {"final_training", final_training},
-                           {"final_validation", final_validation},
-                           {"best_validation", best},
-                           {"checkpoints", ckpts}});
-  }
-  return j;
-}
-
-std::string describe_experiment(const std::string& runs, int64_t id) {
-  const json j = describe_experiment_json(runs, id);
-  std::string out = str(
-      "experiment ", id, " \"", j["name"].get<std::string>(), "\": ", j["state"].get<std::string>(),
-      ", searcher metric ", j["searcher_metric"].get<std::string>(),
-      j["smaller_is_better"].get<bool>() ? " (smaller is better)\n" : " (larger is better)\n");
-  for (const json& t : j["trials"]) {
-    std::string hp;
-    flatten(t["hyperparameters"], "", &hp);
-    const double secs =
-        t["final_training"].is_object() ? t["final_training"].value("train_runtime", 0.0) : 0.0;
-    out += str(
-        "  trial ", t["id"].get<int64_t>(), " ", t["state"].get<std::string>(), ", ",
-        t["steps_completed"].get<int64_t>(), " steps",
-        secs > 0 ? str(" in ", static_cast<int64_t>(secs), " s") : "",
-        t["restarts"].get<int64_t>() ? str(", ", t["restarts"].get<int64_t>(), " restart(s)") : "",
-        "\n    hyperparameters: ", hp, "\n");
-    if (!t["final_training"].is_null()) {
-      out += str("    training loss ", number(t["final_training"]["loss"]), ", learning rate ",
-                 number(t["final_training"]["learning_rate"]), "\n");
-    }
-    if (!t["final_validation"].is_null()) {
-      std::string v;
-      for (const auto& [k, val] : t["final_validation"].items()) v += str(" ", k, " ", number(val));
-      out += "    final validation:" + v + "\n";
-    }
-    if (!t["best_validation"].is_null()) {
-      out += str("    best ", j["searcher_metric"].get<std::string>(), " ",
-                 number(t["best_validation"]["value"]), " at step ",
-                 t["best_validation"]["step"].get<int64_t>(), "\n");
-    }
-    for (const json& c : t["checkpoints"]) {
-      out += str("    checkpoint ", c["uuid"].get<std::string>(), " step ",
-                 c["step"].get<int64_t>(), "  ", c["path"].get<std::string>(), "\n");
-    }
-  }
-  return out;
-}
-
-std::string list_checkpoints(const std::string& runs, int64_t id, const std::string& sort_by,
-                             int64_t best, bool as_json) {
-  auto store = track::Store::open(store_path(runs), track::Store::Access::kReadOnly);
-  const track::ExperimentRow e = store->experiment(id);
-  std::string key = sort_by.empty() ? e.searcher_metric : sort_by;
-  std::vector<track::CheckpointRow> rows = store->checkpoints(id, key);
-  const bool any_has_key =
-      std::any_of(rows.begin(), rows.end(),
-                  [&](const track::CheckpointRow& c) { return c.metrics.contains(key); });
-  if (sort_by.empty() && !any_has_key) key = "step";  // never evaluated: by step, not an error
-  if (!rows.empty() && key != "step" && key != "time" && key != "uuid" && key != "trial_id") {
-    std::set<std::string> metrics;
-    for (const track::CheckpointRow& c : rows)
-      for (const auto& [k, v] : c.metrics.items()) metrics.insert(k);
-    if (!metrics.count(key)) {
-      std::string known;
-      for (const std::string& m : metrics) known += (known.empty() ? "" : ", ") + m;
-      throw Error(str("--sort-by ", key, ": no checkpoint of experiment ", id,
-                      " has that metric; sort by one of: ", known.empty() ? "" : known + ", ",
-                      "step, time, uuid, trial_id"));
-    }
-  }
-  if (best > 0 && static_cast<int64_t>(rows.size()) > best) rows.resize(static_cast<size_t>(best));
-  json all = json::array();
-  std::string out = str("checkpoints of experiment ", id, " by ", key, "\n");
-  char line[1024];
-  std::snprintf(line, sizeof line, "%-36s %6s %6s %12s  %s\n", "uuid", "trial", "step", key.c_str(),
-                "path");
-  out += line;
-  for (const track::CheckpointRow& c : rows) {
-    all.push_back({{"uuid", c.uuid},
-                   {"trial_id", c.trial_id},
-                   {"step", c.step},
-                   {"path", c.path},
-                   {"metrics", c.metrics}});
-    std::snprintf(line, sizeof line, "%-36s %6lld %6lld %12s  %s\n", c.uuid.c_str(),
-                  static_cast<long long>(c.trial_id), static_cast<long long>(c.step),
-                  number(c.metrics.contains(key) ? c.metrics[key] : json()).c_str(),
-                  c.path.c_str());
-    out += line;
-  }
-  return as_json ? all.dump(2) + "\n" : out;
-}
-
-}  // namespace llmtune::cli
+}  // namespace llmtune::experiment

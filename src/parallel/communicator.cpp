@@ -1,31 +1,31 @@
-#include "dist/communicator.h"
+#include "parallel/communicator.h"
 
 #include <cstdlib>
 
 #include "core/error.h"
 
-namespace llmtune::dist {
+namespace llmtune::parallel {
 namespace {
 
 void check_host_tensor(const Tensor& t, const char* op, const char* what) {
-  if (!t.defined()) throw Error(str("dist::", op, ": the ", what, " is undefined"));
+  if (!t.defined()) throw Error(str("parallel::", op, ": the ", what, " is undefined"));
   if (!t.device().is_cpu())
-    throw Error(str("dist::", op, ": the ", what, " ", t.str(), " is on ", t.device().str(),
+    throw Error(str("parallel::", op, ": the ", what, " ", t.str(), " is on ", t.device().str(),
                     "; collectives take host tensors (copy it to the CPU)"));
   if (!t.is_contiguous())
-    throw Error(str("dist::", op, ": the ", what, " ", t.str(),
+    throw Error(str("parallel::", op, ": the ", what, " ", t.str(),
                     " is not contiguous; pass a contiguous copy (Tensor::clone)"));
 }
 
 void check_reducible(const Tensor& t, const char* op) {
   if (t.dtype() != DType::F32 && t.dtype() != DType::BF16)
-    throw Error(
-        str("dist::", op, ": cannot reduce ", t.str(), "; reductions take F32 or BF16 tensors"));
+    throw Error(str("parallel::", op, ": cannot reduce ", t.str(),
+                    "; reductions take F32 or BF16 tensors"));
 }
 
 void check_same_dtype(const Tensor& input, const Tensor& output, const char* op) {
   if (input.dtype() != output.dtype())
-    throw Error(str("dist::", op, ": input ", input.str(), " and output ", output.str(),
+    throw Error(str("parallel::", op, ": input ", input.str(), " and output ", output.str(),
                     " differ in dtype"));
 }
 
@@ -52,15 +52,15 @@ void Communicator::check_reduce_scatter(const Tensor& input, const Tensor& outpu
   check_same_dtype(input, output, "reduce_scatter");
   const int64_t n = world_size();
   if (input.numel() % n != 0)
-    throw Error(str("dist::reduce_scatter: input ", input.str(), " has ", input.numel(),
+    throw Error(str("parallel::reduce_scatter: input ", input.str(), " has ", input.numel(),
                     " elements, not divisible by the world size ", n, "; pad it to a multiple of ",
                     n));
   if (output.numel() != input.numel() / n)
-    throw Error(str("dist::reduce_scatter: output ", output.str(), " has ", output.numel(),
+    throw Error(str("parallel::reduce_scatter: output ", output.str(), " has ", output.numel(),
                     " elements; input ", input.str(), " over ", n, " ranks needs ",
                     input.numel() / n));
   if (overlap(input, output))
-    throw Error("dist::reduce_scatter: input and output overlap; use separate buffers");
+    throw Error("parallel::reduce_scatter: input and output overlap; use separate buffers");
   stats_.bytes_sent += (n - 1) * static_cast<int64_t>(output.nbytes());
   ++stats_.calls;
 }
@@ -71,13 +71,13 @@ bool Communicator::check_all_gather(const Tensor& input, const Tensor& output) {
   check_same_dtype(input, output, "all_gather");
   const int64_t n = world_size();
   if (output.numel() != input.numel() * n)
-    throw Error(str("dist::all_gather: output ", output.str(), " has ", output.numel(),
+    throw Error(str("parallel::all_gather: output ", output.str(), " has ", output.numel(),
                     " elements; input ", input.str(), " from ", n, " ranks needs ",
                     input.numel() * n));
   const char* own_chunk = static_cast<const char*>(output.raw()) + rank() * input.nbytes();
   const bool in_place = input.numel() > 0 && input.raw() == own_chunk;
   if (!in_place && overlap(input, output))
-    throw Error(str("dist::all_gather: input overlaps output other than as rank ", rank(),
+    throw Error(str("parallel::all_gather: input overlaps output other than as rank ", rank(),
                     "'s chunk; use separate buffers or exactly this rank's chunk of output"));
   stats_.bytes_sent += (n - 1) * static_cast<int64_t>(input.nbytes());
   ++stats_.calls;
@@ -87,8 +87,8 @@ bool Communicator::check_all_gather(const Tensor& input, const Tensor& output) {
 void Communicator::check_broadcast(const Tensor& t, int root) {
   check_host_tensor(t, "broadcast", "tensor");
   if (root < 0 || root >= world_size())
-    throw Error(
-        str("dist::broadcast: root ", root, " is not a rank of a world of size ", world_size()));
+    throw Error(str("parallel::broadcast: root ", root, " is not a rank of a world of size ",
+                    world_size()));
   if (rank() == root && world_size() > 1) stats_.bytes_sent += static_cast<int64_t>(t.nbytes());
   ++stats_.calls;
 }
@@ -109,4 +109,4 @@ int64_t broadcast_value(Communicator& comm, int64_t value, int root) {
                               static_cast<uint32_t>(v[1]));
 }
 
-}  // namespace llmtune::dist
+}  // namespace llmtune::parallel

@@ -15,13 +15,13 @@
 
 #include "core/error.h"
 #include "core/philox.h"
-#include "dist/mpi_main.h"
-#include "dist/zero.h"
 #include "io/hf_checkpoint.h"
+#include "parallel/mpi_main.h"
+#include "parallel/zero.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
-namespace llmtune::dist {
+namespace llmtune::parallel {
 namespace {
 
 using test::mpi_comm;
@@ -69,7 +69,6 @@ train::TrainerOptions options(int64_t accumulation, int64_t steps) {
   o.max_steps = steps;
   o.batch_size = 2;
   o.accumulation = accumulation;
-  o.adamw.lr = 2e-3;
   o.adamw.weight_decay = 0.01;
   o.schedule.type = "linear";
   o.schedule.lr = 2e-3;
@@ -358,7 +357,7 @@ INSTANTIATE_TEST_SUITE_P(Stages, ZeroCheckpoint,
                          });
 
 }  // namespace
-}  // namespace llmtune::dist
+}  // namespace llmtune::parallel
 
 int main(int argc, char** argv) {
   return llmtune::test::mpi_test_main(argc, argv);

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "core/error.h"
-#include "dist/communicator.h"
+#include "parallel/communicator.h"
 
-namespace llmtune::dist {
+namespace llmtune::parallel {
 namespace {
 
 void check_mpi(int rc, const char* op, int rank) {
@@ -18,15 +18,14 @@ void check_mpi(int rc, const char* op, int rank) {
   int length = 0;
   MPI_Error_string(rc, message, &length);
   const std::string where = rank >= 0 ? str(" on rank ", rank) : "";
-  throw Error(str("dist: ", op, " failed", where, ": ", std::string(message, length),
-                  " (MPI error ", rc,
-                  "); check that every rank makes the same calls with the same sizes"));
+  throw Error(str("MPI: ", op, " failed", where, ": ", std::string(message, length), " (MPI error ",
+                  rc, "); check that every rank makes the same calls with the same sizes"));
 }
 
 // MPI counts are ints: one call moves at most INT_MAX elements.
 int mpi_count(int64_t n, const char* op) {
   if (n > INT_MAX)
-    throw Error(str("dist::", op, ": ", n, " elements per rank exceed MPI's limit of ", INT_MAX,
+    throw Error(str("parallel::", op, ": ", n, " elements per rank exceed MPI's limit of ", INT_MAX,
                     " in one call; split the tensor into buckets"));
   return static_cast<int>(n);
 }
@@ -48,7 +47,7 @@ void init_mpi() {
   MPI_Finalized(&finalized);
   if (finalized)
     throw Error(
-        "dist: MPI was already finalized in this process; create the communicator "
+        "MPI: MPI was already finalized in this process; create the communicator "
         "before anything ends MPI");
   if (!initialized) {
     int provided = 0;
@@ -59,7 +58,7 @@ void init_mpi() {
   int provided = 0;
   MPI_Query_thread(&provided);
   if (provided < MPI_THREAD_SERIALIZED)
-    throw Error(str("dist: MPI provides thread level ", provided,
+    throw Error(str("MPI: MPI provides thread level ", provided,
                     ", below MPI_THREAD_SERIALIZED; use an MPI built with thread support"));
 }
 
@@ -202,4 +201,4 @@ std::unique_ptr<Communicator> make_mpi_communicator() {
   return std::make_unique<MpiCommunicator>();
 }
 
-}  // namespace llmtune::dist
+}  // namespace llmtune::parallel

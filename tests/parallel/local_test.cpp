@@ -7,9 +7,9 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
-#include "dist/communicator.h"
+#include "parallel/communicator.h"
 
-namespace llmtune::dist {
+namespace llmtune::parallel {
 namespace {
 
 std::vector<uint8_t> bytes_of(const Tensor& t) {
@@ -97,9 +97,9 @@ TEST(LocalCommunicator, RefusesBadArguments) {
     comm->all_reduce(ids);
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(),
-                 "dist::all_reduce: cannot reduce I32[2]; reductions take F32 or BF16 tensors");
+                 "parallel::all_reduce: cannot reduce I32[2]; reductions take F32 or BF16 tensors");
   }
 }
 
 }  // namespace
-}  // namespace llmtune::dist
+}  // namespace llmtune::parallel

@@ -20,10 +20,10 @@
 #include "core/error.h"
 #include "core/philox.h"
 #include "core/tensor.h"
-#include "dist/communicator.h"
-#include "dist/mpi_main.h"
+#include "parallel/communicator.h"
+#include "parallel/mpi_main.h"
 
-namespace llmtune::dist {
+namespace llmtune::parallel {
 namespace {
 
 Communicator& comm() {
@@ -289,7 +289,7 @@ TEST(MpiCommunicator, RefusesBadCallsOnEveryRankAlike) {
 }
 
 }  // namespace
-}  // namespace llmtune::dist
+}  // namespace llmtune::parallel
 
 int main(int argc, char** argv) {
   return llmtune::test::mpi_test_main(argc, argv);

@@ -1,8 +1,8 @@
 #include <cstring>
 
-#include "dist/communicator.h"
+#include "parallel/communicator.h"
 
-namespace llmtune::dist {
+namespace llmtune::parallel {
 namespace {
 
 // One rank: a sum or average over one rank is the tensor itself (x / 1 == x, and a bf16 value
@@ -46,4 +46,4 @@ std::unique_ptr<Communicator> make_local_communicator() {
   return std::make_unique<LocalCommunicator>();
 }
 
-}  // namespace llmtune::dist
+}  // namespace llmtune::parallel

@@ -10,16 +10,16 @@
 #include <memory>
 
 #include "core/error.h"
-#include "dist/communicator.h"
+#include "parallel/communicator.h"
 
 namespace llmtune::test {
 
-inline dist::Communicator*& mpi_comm_slot() {
-  static dist::Communicator* comm = nullptr;
+inline parallel::Communicator*& mpi_comm_slot() {
+  static parallel::Communicator* comm = nullptr;
   return comm;
 }
 
-inline dist::Communicator& mpi_comm() {
+inline parallel::Communicator& mpi_comm() {
   return *mpi_comm_slot();
 }
 
@@ -44,7 +44,7 @@ class RankFailurePrinter : public testing::EmptyTestEventListener {
 
 inline int mpi_test_main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
-  auto comm = dist::make_mpi_communicator();
+  auto comm = parallel::make_mpi_communicator();
   mpi_comm_slot() = comm.get();
   if (comm->rank() != 0) {
     testing::TestEventListeners& listeners = testing::UnitTest::GetInstance()->listeners();

@@ -1,16 +1,17 @@
-// What the experiment verbs share: preparing an experiment in the store, running a trial, and
-// rendering what the store holds.
+// Experiments as Determined runs them: an experiment config is recorded in the store with one
+// trial per searcher point, and each trial runs as a child process (`llmtune train --trial ID`,
+// under `mpirun -np N` for N slots) that is restarted from its last checkpoint when it dies.
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "config/experiment.h"
 
-namespace llmtune::cli {
+namespace llmtune::experiment {
 
+// runs/llmtune.db
 std::string store_path(const std::string& runs);
 
 struct PreparedExperiment {
@@ -24,7 +25,6 @@ struct PreparedExperiment {
 PreparedExperiment prepare_experiment(const std::string& config_path,
                                       const std::vector<std::string>& sets,
                                       const std::string& runs);
-void record_restart(const std::string& runs, int64_t trial_id);
 void finish_experiment(const std::string& runs, int64_t experiment_id, bool failed);
 
 // Prepares the experiment and runs each trial as a child `llmtune train --trial ID`, restarting
@@ -33,21 +33,17 @@ void finish_experiment(const std::string& runs, int64_t experiment_id, bool fail
 int64_t run_experiment(const std::string& config_path, const std::vector<std::string>& sets,
                        const std::string& runs, bool quiet);
 
-struct TrainArgs {
+struct TrainRequest {
   std::string config, runs = "runs";
   std::vector<std::string> sets;
-  int64_t trial = 0;
-  int64_t stop_after = 0;
-  std::string resume;  // a checkpoint directory to start from
-  bool quiet = false;
+  int64_t trial = 0;       // a trial of the store instead of a config
+  int64_t stop_after = 0;  // tests: stop after this step as a crash would
+  std::string resume;      // a checkpoint directory to start from
+  bool quiet = false;      // no progress bar
+  std::string device;      // overrides hyperparameters.device (where the trial runs, not what)
 };
-// `llmtune train`: a config's single trial, or trial --trial of the store; returns its id.
-int64_t train_command(const TrainArgs& args);
+// `llmtune train`: a single-trial config recorded as a new experiment, or trial `trial` of the
+// store, in this process (every rank under mpirun; rank 0 records). Returns the trial's id.
+int64_t train_trial(const TrainRequest& request);
 
-std::string list_experiments(const std::string& runs, bool json);
-std::string describe_experiment(const std::string& runs, int64_t id);
-nlohmann::json describe_experiment_json(const std::string& runs, int64_t id);
-std::string list_checkpoints(const std::string& runs, int64_t id, const std::string& sort_by,
-                             int64_t best, bool json);
-
-}  // namespace llmtune::cli
+}  // namespace llmtune::experiment
