@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/interrupt.h"
 #include "experiment/trial.h"
 #include "parallel/communicator.h"
 #include "track/store.h"
@@ -83,6 +84,21 @@ namespace {
 // Runs `llmtune train --trial ID` as a child, under `mpirun -np SLOTS` when the trial has
 // several slots (LLMTUNE_MPIRUN names another launcher, LLMTUNE_MPIRUN_ARGS adds arguments such
 // as --hostfile); returns its exit status (128 + signal if killed).
+// A signal stopped the experiment: its unfinished trials (one stopped at a checkpoint, or
+// killed by a second signal, and the ones not started) are PAUSED, and so is the experiment.
+void pause_experiment(const std::string& runs, int64_t id) {
+  auto store = track::Store::open(store_path(runs));
+  std::string resume;
+  for (const track::TrialRow& t : store->trials(id)) {
+    if (t.state != "ACTIVE" && t.state != "PAUSED") continue;
+    store->set_trial_state(t.id, "PAUSED");
+    resume += str("  llmtune train --trial ", t.id, " --runs ", runs, "\n");
+  }
+  store->set_experiment_state(id, "PAUSED");
+  std::fprintf(stderr, "experiment %lld paused by a signal; its trials continue with\n%s",
+               static_cast<long long>(id), resume.c_str());
+}
+
 int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slots) {
   std::error_code ec;
   const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
@@ -105,15 +121,25 @@ int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slo
   std::vector<char*> cargv;
   for (std::string& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
+  // The child gets a process group of its own, so that a terminal's Ctrl-C reaches it once,
+  // forwarded by this process, and not twice (once from the terminal) as an exit-at-once.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = 0;
-  if (posix_spawnp(&pid, cargv[0], nullptr, nullptr, cargv.data(), environ) != 0) {
+  const int spawned = posix_spawnp(&pid, cargv[0], nullptr, &attr, cargv.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  if (spawned != 0) {
     throw Error(slots > 1 ? str("cannot start ", argv[0], " for a trial with ", slots,
                                 " slots: install Open MPI (openmpi-bin) or set LLMTUNE_MPIRUN")
                           : str("cannot start a trial process (", self, ")"));
   }
+  interrupt_forward_to(pid);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
   }
+  interrupt_forward_to(0);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }
@@ -127,10 +153,12 @@ int64_t run_experiment(const std::string& config_path, const std::vector<std::st
               ex.config.name.c_str(), ex.trial_ids.size(), store_path(runs).c_str());
   std::fflush(stdout);
   bool failed = false;
+  interrupt_install();
   for (int64_t trial : ex.trial_ids) {
+    if (interrupt_requested()) break;
     for (int64_t restarts = 0;;) {
       const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial);
-      if (code == 0) break;
+      if (code == 0 || interrupt_requested()) break;
       if (code == 2 || restarts >= ex.config.max_restarts) {  // bad input: a restart cannot help
         std::fprintf(stderr,
                      "trial %lld failed (exit %d) after %lld restart(s); max_restarts is %lld\n",
@@ -147,6 +175,10 @@ int64_t run_experiment(const std::string& config_path, const std::vector<std::st
                    static_cast<long long>(ex.config.max_restarts));
     }
   }
+  if (interrupt_requested() && !failed) {
+    pause_experiment(runs, ex.id);
+    return ex.id;
+  }
   finish_experiment(runs, ex.id, failed);
   if (failed) throw Error(str("experiment ", ex.id, " has failed trials; see above"));
   return ex.id;
@@ -156,6 +188,7 @@ int64_t train_trial(const TrainRequest& a) {
   if (!a.resume.empty() && !fs::exists(fs::path(a.resume) / "train_state.json")) {
     throw Error(str("--resume ", a.resume, " is not an llmtune checkpoint (no train_state.json)"));
   }
+  interrupt_install();  // a signal stops at the next step, with a checkpoint (core/interrupt.h)
   // Under mpirun every rank runs this; rank 0 alone records in the store.
   const std::unique_ptr<parallel::Communicator> comm = parallel::make_communicator();
   const bool main = comm->rank() == 0;
@@ -218,6 +251,16 @@ int64_t train_trial(const TrainRequest& a) {
     throw;
   }
   if (!main) return trial_id;
+  if (out.result.preempted) {
+    std::printf(
+        "trial %lld paused by a signal at step %lld, checkpoint %s; continue with "
+        "llmtune train --trial %lld --runs %s\n",
+        static_cast<long long>(trial_id), static_cast<long long>(out.result.steps),
+        out.final_checkpoint.c_str(), static_cast<long long>(trial_id), a.runs.c_str());
+    if (a.trial == 0)
+      track::Store::open(store_path(a.runs))->set_experiment_state(exp.id, "PAUSED");
+    return trial_id;
+  }
   std::printf("trial %lld: %lld steps in %.1f s, train loss %.4f%s%s\n",
               static_cast<long long>(trial_id), static_cast<long long>(out.result.steps),
               out.seconds, out.result.train_loss, out.final_checkpoint.empty() ? "" : ", model ",

@@ -12,6 +12,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/interrupt.h"
 #include "data/dataset.h"
 #include "eval/teacher_forced.h"
 #include "experiment/retention.h"
@@ -82,16 +83,26 @@ std::unique_ptr<track::FanOut> trial_sinks(const TrialRun& run, track::StoreSink
 }
 
 // Fault injection for the crash-recovery tests: LLMTUNE_FAULT_KILL_AT_STEP=N makes the process
-// SIGKILL itself right after it has run (and saved) step N; N@R only on rank R. With
-// stop_after_step, the run stops after that step as a crash would.
+// SIGKILL itself right after it has run (and saved) step N; N@R only on rank R. For the
+// preemption tests, LLMTUNE_FAULT_SIGNAL_AT_STEP=N sends SIGTERM to this process after step N,
+// Nx2 twice in a row, N@parent once to the parent (the experiment runner, which forwards it).
+// With stop_after_step, the run stops after that step as a crash would.
 std::function<bool(int64_t)> stop_hook(const TrialRun& run) {
   const char* kill_at = std::getenv("LLMTUNE_FAULT_KILL_AT_STEP");
   int64_t kill_step = kill_at ? std::atoll(kill_at) : 0;
   const char* kill_rank = kill_at ? std::strchr(kill_at, '@') : nullptr;
   if (kill_rank && std::atoi(kill_rank + 1) != (run.comm ? run.comm->rank() : 0)) kill_step = 0;
-  if (run.stop_after_step <= 0 && kill_step <= 0) return {};
-  return [stop = run.stop_after_step, kill_step](int64_t step) {
+  const char* signal_at = std::getenv("LLMTUNE_FAULT_SIGNAL_AT_STEP");
+  const int64_t signal_step = signal_at ? std::atoll(signal_at) : 0;
+  const std::string how = signal_at ? signal_at : "";
+  if (run.stop_after_step <= 0 && kill_step <= 0 && signal_step <= 0) return {};
+  return [stop = run.stop_after_step, kill_step, signal_step, how](int64_t step) {
     if (step == kill_step) ::kill(::getpid(), SIGKILL);
+    if (step == signal_step) {
+      const bool parent = how.find("@parent") != std::string::npos;
+      ::kill(parent ? ::getppid() : ::getpid(), SIGTERM);
+      if (how.find("x2") != std::string::npos) ::kill(::getpid(), SIGTERM);
+    }
     return stop > 0 && step >= stop;
   };
 }
@@ -140,7 +151,15 @@ TrialOutcome train_trial(train::Trainer& trainer, const TrialRun& run, track::Me
   TrialOutcome out;
   out.result = trainer.train();
   out.seconds = out.result.seconds;
-  if (!out.result.stopped) {
+  if (out.result.preempted) {
+    if (store_sink != nullptr) {
+      store_sink->write([id = run.trial_id, step = trainer.step()](track::Store& s) {
+        s.set_trial_progress(id, step);
+        s.set_trial_state(id, "PAUSED");
+      });
+    }
+    out.final_checkpoint = train::checkpoint_dir(run.directory, trainer.step());
+  } else if (!out.result.stopped) {
     const nlohmann::json summary = {
         {"train_runtime", out.result.seconds},
         {"train_steps_per_second",
@@ -206,10 +225,14 @@ TrialOutcome run_trial_body(const TrialRun& run) {
     store_sink->write([kept, row](track::Store& s) { checkpoint_record(s, kept, row); });
   };
   hooks.stop_after = stop_hook(run);
+  hooks.preempt = [] { return interrupt_requested() != 0; };
 
   train::Trainer trainer(*model, std::move(data.train), o, hooks);
   if (main) sinks = trial_sinks(run, &store_sink);
   resume(trainer, run, store_sink);
+  if (store_sink != nullptr) {  // again, when it continues after a pause or an error
+    store_sink->write([id = run.trial_id](track::Store& s) { s.set_trial_state(id, "ACTIVE"); });
+  }
   if (main && world > 1 && run.progress) {
     std::fprintf(stderr, "trial %lld: %d ranks, ZeRO stage %d\n",
                  static_cast<long long>(run.trial_id), world, o.zero.stage);

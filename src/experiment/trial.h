@@ -50,8 +50,9 @@ struct TrialOutcome {
   double seconds = 0;
 };
 
-// Runs (or continues) the trial; its state in the store goes to COMPLETED, or ERROR when it
-// throws.
+// Runs (or continues) the trial; its state in the store goes to ACTIVE, then COMPLETED, PAUSED
+// when a signal preempted it (result.preempted, with the checkpoint of the step it stopped at
+// as final_checkpoint), or ERROR when it throws.
 TrialOutcome run_trial(const TrialRun& run);
 
 // The steps of run_trial, for tests and other recipes.

@@ -157,7 +157,7 @@ std::string dump(const json& j) {
 }
 
 bool is_run_state(const std::string& s) {
-  return s == "ACTIVE" || s == "COMPLETED" || s == "ERROR" || s == "CANCELED";
+  return s == "ACTIVE" || s == "PAUSED" || s == "COMPLETED" || s == "ERROR" || s == "CANCELED";
 }
 
 // Sets the state of row `id` of `table` (experiments or trials; `noun` names one in errors).
@@ -165,7 +165,8 @@ bool is_run_state(const std::string& s) {
 void set_run_state(sqlite3* db, const std::string& path, const char* table, const char* noun,
                    int64_t id, const std::string& state) {
   if (!is_run_state(state)) {
-    throw Error(str(noun, " state '", state, "' is not one of ACTIVE, COMPLETED, ERROR, CANCELED"));
+    throw Error(
+        str(noun, " state '", state, "' is not one of ACTIVE, PAUSED, COMPLETED, ERROR, CANCELED"));
   }
   Statement s(db, path,
               str("UPDATE ", table,

@@ -14,7 +14,7 @@ struct sqlite3;
 
 namespace llmtune::track {
 
-// ACTIVE, COMPLETED, ERROR, CANCELED (Determined's states).
+// ACTIVE, PAUSED, COMPLETED, ERROR, CANCELED (Determined's states).
 struct ExperimentRow {
   int64_t id = 0;
   std::string name, description, state;

@@ -231,6 +231,12 @@ void Trainer::log(const std::string& group, const nlohmann::json& metrics) {
   if (hooks_.on_metrics) hooks_.on_metrics(group, step_, metrics);
 }
 
+// Every rank stops at the same step: one rank's request is all of theirs.
+bool Trainer::preempt_requested() {
+  if (!hooks_.preempt) return false;
+  return all_ranks_sum(hooks_.preempt() ? 1.0 : 0.0) > 0;
+}
+
 TrainResult Trainer::train() {
   if (samples_.empty()) throw Error("no training samples: the training split is empty");
   TrainResult result;
@@ -276,7 +282,13 @@ TrainResult Trainer::train() {
       eval_metrics = hooks_.evaluate(model_);
       log("validation", eval_metrics);
     }
-    if (every(step_, options_.save_steps) || (last && options_.save_final)) save(eval_metrics);
+    const bool saved = every(step_, options_.save_steps) || (last && options_.save_final);
+    if (saved) save(eval_metrics);
+    if (!last && preempt_requested()) {
+      if (!saved) save(eval_metrics);
+      result.preempted = true;
+      break;
+    }
     if (hooks_.stop_after && hooks_.stop_after(step_)) {
       result.stopped = true;
       break;

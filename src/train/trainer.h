@@ -72,6 +72,9 @@ struct TrainerHooks {
   // a step (as a crash would stop the run; nothing more is written).
   std::function<void(int64_t step, const std::vector<model::ParamRef>&)> after_backward;
   std::function<bool(int64_t step)> stop_after;
+  // Asked after each step: true (on any rank) stops the run there, after a checkpoint of that
+  // step is saved (preemption: the run continues from it exactly).
+  std::function<bool()> preempt;
 };
 
 struct StepOutcome {
@@ -89,6 +92,7 @@ struct TrainResult {
   int64_t skipped_steps = 0;  // fp16 overflows, over the whole run
   int64_t tokens = 0;         // labelled tokens trained on in this call, by all ranks
   bool stopped = false;       // stop_after asked for it
+  bool preempted = false;     // preempt asked for it; the step's checkpoint is saved
 };
 
 class Trainer {
@@ -129,6 +133,7 @@ class Trainer {
   std::pair<int64_t, int64_t> step_tokens(int64_t step) const;
   // Hands metrics to the hook, and all but "step" to Transformers' log_history.
   void log(const std::string& group, const nlohmann::json& metrics);
+  bool preempt_requested();
   void save(const nlohmann::json& eval_metrics);
 
   model::LlamaModel& model_;

@@ -73,7 +73,7 @@ TEST(Store, ExperimentsRoundTrip) {
   EXPECT_EQ(store->experiment(a).end_time, 0);
   store->set_experiment_state(a, "CANCELED");
   EXPECT_GT(store->experiment(a).end_time, 0);
-  expect_error([&] { store->set_experiment_state(a, "PAUSED"); }, {"PAUSED", "ACTIVE"});
+  expect_error([&] { store->set_experiment_state(a, "SLEEPING"); }, {"SLEEPING", "PAUSED"});
   EXPECT_EQ(store->experiment(b).state, "ACTIVE");
 }
 

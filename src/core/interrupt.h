@@ -1,0 +1,24 @@
+// Preemption by signal, as a scheduler that preempts a job expects: the first SIGTERM or SIGINT
+// asks the process to stop at its next step boundary (a training loop saves a checkpoint there
+// and exits cleanly); a second one ends it at once. Ending at once corrupts nothing, because
+// every file llmtune writes is written whole to a temporary name and renamed into place.
+//
+// A process that launches a child (the experiment runner) forwards each signal to it instead,
+// so the child sees exactly the signals sent, whether to the parent or to the terminal's group.
+#pragma once
+
+#include <sys/types.h>
+
+namespace llmtune {
+
+// Installs the handlers for SIGTERM and SIGINT (idempotent).
+void interrupt_install();
+
+// 0, or the first signal received since interrupt_install.
+int interrupt_requested();
+
+// While `child` > 0, signals are forwarded to it rather than handled here (the first one is
+// still recorded, so the launcher knows to stop launching). 0 ends the forwarding.
+void interrupt_forward_to(pid_t child);
+
+}  // namespace llmtune
