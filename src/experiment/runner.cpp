@@ -69,6 +69,7 @@ PreparedExperiment prepare_experiment(const std::string& config_path,
                                   p.config.searcher.metric, p.config.searcher.smaller_is_better);
   for (const json& point : points) {
     const int64_t t = store->create_trial(p.id, point, "");
+    store->set_trial_directory(t, trial_dir(runs, p.config.name, p.id, t));  // for readers
     p.trial_ids.push_back(t);
   }
   return p;
