@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "experiment/trial_log.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "experiment/trial.h"
@@ -83,8 +84,9 @@ namespace {
 
 // Runs `llmtune train --trial ID` as a child, under `mpirun -np SLOTS` when the trial has
 // several slots (LLMTUNE_MPIRUN names another launcher, LLMTUNE_MPIRUN_ARGS adds arguments such
-// as --hostfile); returns its exit status (128 + signal if killed).
-int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slots) {
+// as --hostfile), its output copied into `log`; returns its exit status (128 + signal if killed).
+int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slots,
+              const std::string& log) {
   std::error_code ec;
   const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
   if (ec) throw Error("cannot find this program's own path (/proc/self/exe)");
@@ -107,11 +109,14 @@ int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slo
   for (std::string& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   pid_t pid = 0;
-  if (posix_spawnp(&pid, cargv[0], nullptr, nullptr, cargv.data(), environ) != 0) {
+  TrialLog output(log);
+  if (posix_spawnp(&pid, cargv[0], output.actions(), nullptr, cargv.data(), output.environment()) !=
+      0) {
     throw Error(slots > 1 ? str("cannot start ", argv[0], " for a trial with ", slots,
                                 " slots: install Open MPI (openmpi-bin) or set LLMTUNE_MPIRUN")
                           : str("cannot start a trial process (", self, ")"));
   }
+  output.copy_until_closed();
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
   }
@@ -130,7 +135,8 @@ int64_t run_experiment(const std::string& config_path, const std::vector<std::st
   bool failed = false;
   for (int64_t trial : ex.trial_ids) {
     for (int64_t restarts = 0;;) {
-      const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial);
+      const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial,
+                                 trial_dir(runs, ex.config.name, ex.id, trial) + "/trial.log");
       if (code == 0) break;
       if (code == 2 || restarts >= ex.config.max_restarts) {  // bad input: a restart cannot help
         std::fprintf(stderr,
