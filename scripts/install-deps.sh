@@ -28,6 +28,8 @@ packages=(
   # .venv: the venv module, and the Debian packages its PyPI packages use (requirements.txt)
   python3-venv python3-numpy python3-yaml python3-requests python3-psutil python3-attr
   python3-six python3-pygments python3-dateutil
+  # the dashboard (llmtune serve): its HTTP server, and the chart library built into the binary
+  libcpp-httplib-dev libjs-chart.js
 )
 
 missing=()
