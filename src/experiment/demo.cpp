@@ -251,7 +251,7 @@ json print_table(const std::vector<Scored>& rows) {
 
 }  // namespace
 
-void demo_run(const DemoOptions& a) {
+std::string demo_run(const DemoOptions& a) {
   const double start = now();
   DemoPaths p;
   p.out = fs::absolute(a.out).string();
@@ -295,6 +295,10 @@ void demo_run(const DemoOptions& a) {
               static_cast<long long>(exp), p.runs.c_str());
   std::printf("summary:          %s\ndone in %.0f s\n",
               path_join(p.out, "demo_summary.json").c_str(), now() - start);
+  std::printf("\ndashboard: llmtune serve --runs %s   (then open http://127.0.0.1:8080/)\n",
+              p.runs.c_str());
+  std::fflush(stdout);
+  return p.runs;
 }
 
 }  // namespace llmtune::experiment
