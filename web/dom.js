@@ -89,6 +89,20 @@ export function follow(fn, ms, again, live = again) {
   return { stop: () => clearTimeout(timer) };
 }
 
+// Follows a run's page: `refresh()` loads it and returns the run's state, again every 2 s while
+// that is ACTIVE (and until a first load succeeds, whose error replaces the page meanwhile).
+export function followRun(main, refresh) {
+  let state = null;
+  follow(async () => {
+    try {
+      state = await refresh();
+    } catch (e) {
+      if (state === null) showError(main, e);
+      throw e;
+    }
+  }, 2000, () => state === null || state === 'ACTIVE', () => state === 'ACTIVE');
+}
+
 // A table whose header cells sort it. columns: [{label, value(row) -> sort key, cell(row) ->
 // Node|string, num}]; setRows() re-renders in the current order (live pages call it again).
 export function sortableTable(columns, { sortBy = 0, descending = false, rowKey } = {}) {

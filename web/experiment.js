@@ -2,7 +2,7 @@
 // learning curves of every metric with one line per trial, and hyperparameters against a metric.
 import { CurveGrid, MetricRows, colorFor, picker, scatterChart } from './charts.js';
 import {
-  el, fmtDuration, fmtNum, fmtTime, fmtValue, follow, getJSON, metricLabel, section, showError,
+  el, fmtDuration, fmtNum, fmtTime, fmtValue, followRun, getJSON, metricLabel, section,
   sortableTable, stateBadge, toYaml, varyingKeys,
 } from './dom.js';
 
@@ -48,7 +48,7 @@ export function experimentPage(main, id) {
     drawCurves();
     drawScatter();
     document.body.dataset.ready = '1';
-    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
+    return exp.state;
   };
 
   const drawScatter = () => {
@@ -81,14 +81,7 @@ export function experimentPage(main, id) {
     view.scatter = scatterChart(canvas, view.scatter, points, view.hp, view.metric, categories);
   };
 
-  follow(async () => {
-    try {
-      await refresh();
-    } catch (e) {
-      if (!view.exp) showError(main, e);
-      throw e;
-    }
-  }, 2000, () => !view.exp || view.exp.state === 'ACTIVE');
+  followRun(main, refresh);
 }
 
 function headerView(exp) {

@@ -1,5 +1,5 @@
 // The experiments page: every experiment of the store, filtered and sorted, kept current.
-import { el, fmtDuration, fmtNum, fmtTime, follow, getJSON, metricLabel, showError, sortableTable, stateBadge } from './dom.js';
+import { el, fmtDuration, fmtNum, fmtTime, follow, getJSON, metricLabel, sortableTable, stateBadge } from './dom.js';
 
 export function experimentsPage(main) {
   document.title = 'Experiments · llmtune';
@@ -30,17 +30,16 @@ export function experimentsPage(main) {
   };
   filter.addEventListener('input', show);
   states.addEventListener('change', show);
-  let failed = null;
   follow(async () => {
     try {
       all = await getJSON('/api/experiments');
-      failed = null;
     } catch (e) {
-      failed = e;
-      showError(main, e);
+      count.textContent = `cannot read the experiments: ${e.message || e} (trying again)`;
+      count.className = 'error';
       return;
     }
+    count.className = 'muted';
     show();
     document.body.dataset.ready = '1';
-  }, 3000, () => !failed, () => all.some((e) => e.state === 'ACTIVE'));
+  }, 3000, () => true, () => all.some((e) => e.state === 'ACTIVE'));
 }

@@ -2,8 +2,7 @@
 // use them), restarts and log, kept current while it runs.
 import { CurveGrid, MetricRows } from './charts.js';
 import {
-  el, fmtDuration, fmtNum, fmtTime, fmtValue, follow, getJSON, section, showError, sortableTable,
-  stateBadge,
+  el, fmtDuration, fmtNum, fmtTime, fmtValue, followRun, getJSON, section, sortableTable, stateBadge,
 } from './dom.js';
 import { fact } from './experiment.js';
 
@@ -39,15 +38,9 @@ export function trialPage(main, id) {
     log.textContent = text;
     restarts.replaceChildren(restartsView(trial, text));
     document.body.dataset.ready = '1';
+    return trial.state;
   };
-  follow(async () => {
-    try {
-      await refresh();
-    } catch (e) {
-      if (!view.trial) showError(main, e);
-      throw e;
-    }
-  }, 2000, () => !view.trial || view.trial.state === 'ACTIVE');
+  followRun(main, refresh);
 }
 
 function headerView(t) {
