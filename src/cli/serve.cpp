@@ -7,14 +7,15 @@
 
 #include "cli/common.h"
 #include "cli/verbs.h"
+#include "track/store.h"
 
 namespace llmtune::cli {
 
 void serve_dashboard(const server::ServeOptions& options) {
   server::Dashboard dashboard(options);
   dashboard.bind();
-  std::printf("llmtune dashboard: %s (store %s/llmtune.db, read-only; Ctrl-C stops it)\n",
-              dashboard.url().c_str(), options.runs.c_str());
+  std::printf("llmtune dashboard: %s (store %s, read-only; Ctrl-C stops it)\n",
+              dashboard.url().c_str(), track::store_path(options.runs).c_str());
   if (!server::is_loopback(options.host)) {
     std::fprintf(stderr,
                  "warning: listening on %s: anyone who can reach this machine on that address "

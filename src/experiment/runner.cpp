@@ -9,10 +9,10 @@
 #include <sstream>
 #include <thread>
 
-#include "experiment/trial_log.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "experiment/trial.h"
+#include "experiment/trial_log.h"
 #include "parallel/communicator.h"
 #include "track/store.h"
 
@@ -53,10 +53,6 @@ config::ExperimentConfig config_of(const track::ExperimentRow& row) {
 
 }  // namespace
 
-std::string store_path(const std::string& runs) {
-  return path_join(runs, "llmtune.db");
-}
-
 PreparedExperiment prepare_experiment(const std::string& config_path,
                                       const std::vector<std::string>& sets,
                                       const std::string& runs) {
@@ -65,7 +61,7 @@ PreparedExperiment prepare_experiment(const std::string& config_path,
   for (const std::string& n : p.config.notices) std::fprintf(stderr, "notice: %s\n", n.c_str());
   const std::vector<json> points = config::search_points(p.config, 0);
   for (const json& point : points) config::trial_config(p.config, point, p.config.slots_per_trial);
-  auto store = track::Store::open(store_path(runs));
+  auto store = track::Store::open(track::store_path(runs));
   p.id = store->create_experiment(p.config.name, p.config.description, stored_config(p.config),
                                   p.config.searcher.metric, p.config.searcher.smaller_is_better);
   for (const json& point : points) {
@@ -77,7 +73,8 @@ PreparedExperiment prepare_experiment(const std::string& config_path,
 }
 
 void finish_experiment(const std::string& runs, int64_t id, bool failed) {
-  track::Store::open(store_path(runs))->set_experiment_state(id, failed ? "ERROR" : "COMPLETED");
+  track::Store::open(track::store_path(runs))
+      ->set_experiment_state(id, failed ? "ERROR" : "COMPLETED");
 }
 
 namespace {
@@ -130,7 +127,7 @@ int64_t run_experiment(const std::string& config_path, const std::vector<std::st
                        const std::string& runs, bool quiet) {
   const PreparedExperiment ex = prepare_experiment(config_path, sets, runs);
   std::printf("experiment %lld \"%s\": %zu trial(s), store %s\n", static_cast<long long>(ex.id),
-              ex.config.name.c_str(), ex.trial_ids.size(), store_path(runs).c_str());
+              ex.config.name.c_str(), ex.trial_ids.size(), track::store_path(runs).c_str());
   std::fflush(stdout);
   bool failed = false;
   for (int64_t trial : ex.trial_ids) {
@@ -147,7 +144,7 @@ int64_t run_experiment(const std::string& config_path, const std::vector<std::st
         break;
       }
       ++restarts;
-      track::Store::open(store_path(runs))->add_trial_restart(trial);
+      track::Store::open(track::store_path(runs))->add_trial_restart(trial);
       std::fprintf(stderr,
                    "trial %lld died (exit %d); restart %lld of %lld from its last checkpoint\n",
                    static_cast<long long>(trial), code, static_cast<long long>(restarts),
@@ -189,7 +186,7 @@ int64_t train_trial(const TrainRequest& a) {
                     " keeps the settings it was created with (run the changed config as a new "
                     "experiment instead)"));
   }
-  auto store = track::Store::open(store_path(a.runs));
+  auto store = track::Store::open(track::store_path(a.runs));
   const track::TrialRow trial = store->trial(trial_id);
   const track::ExperimentRow exp = store->experiment(trial.experiment_id);
   if (!main) store.reset();

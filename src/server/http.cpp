@@ -161,8 +161,8 @@ void Dashboard::Impl::routes() {
 
 Dashboard::Dashboard(const ServeOptions& options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
-  impl_->store = track::Store::open((std::filesystem::path(options.runs) / "llmtune.db").string(),
-                                    track::Store::Access::kReadOnly);
+  impl_->store =
+      track::Store::open(track::store_path(options.runs), track::Store::Access::kReadOnly);
   Impl* impl = impl_.get();
   const int threads = std::max(1, options.threads);
   impl->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };

@@ -11,7 +11,7 @@
 namespace llmtune::server {
 
 struct ServeOptions {
-  std::string runs = "runs";       // the store is runs/llmtune.db
+  std::string runs = "runs";       // the store is track::store_path(runs): runs/llmtune.db
   std::string host = "127.0.0.1";  // the address to bind
   int port = 8080;                 // 0: any free port
   int threads = 8;                 // requests served at once

@@ -310,6 +310,10 @@ Store::~Store() {
   sqlite3_close_v2(db_);
 }
 
+std::string store_path(const std::string& runs) {
+  return (std::filesystem::path(runs) / "llmtune.db").string();
+}
+
 std::unique_ptr<Store> Store::open(const std::string& path, Access access) {
   const bool write = access == Access::kReadWrite;
   const fs::path parent = fs::path(path).parent_path();

@@ -56,6 +56,9 @@ struct CheckpointRow {
 // A random (version 4) UUID, formatted 8-4-4-4-12 in lower-case hex.
 std::string random_uuid();
 
+// The store of a runs directory: RUNS/llmtune.db (what `--runs` names on every verb).
+std::string store_path(const std::string& runs);
+
 class Store {
  public:
   enum class Access { kReadWrite, kReadOnly };
