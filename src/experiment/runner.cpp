@@ -132,23 +132,19 @@ int64_t run_experiment(const std::string& config_path, const std::vector<std::st
   bool failed = false;
   for (int64_t trial : ex.trial_ids) {
     for (int64_t restarts = 0;;) {
-      const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial,
-                                 trial_dir(runs, ex.config.name, ex.id, trial) + "/trial.log");
+      const std::string log = trial_dir(runs, ex.config.name, ex.id, trial) + "/trial.log";
+      const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial, log);
       if (code == 0) break;
       if (code == 2 || restarts >= ex.config.max_restarts) {  // bad input: a restart cannot help
-        std::fprintf(stderr,
-                     "trial %lld failed (exit %d) after %lld restart(s); max_restarts is %lld\n",
-                     static_cast<long long>(trial), code, static_cast<long long>(restarts),
-                     static_cast<long long>(ex.config.max_restarts));
+        trial_log_note(log, str("trial ", trial, " failed (exit ", code, ") after ", restarts,
+                                " restart(s); max_restarts is ", ex.config.max_restarts));
         failed = true;
         break;
       }
       ++restarts;
       track::Store::open(track::store_path(runs))->add_trial_restart(trial);
-      std::fprintf(stderr,
-                   "trial %lld died (exit %d); restart %lld of %lld from its last checkpoint\n",
-                   static_cast<long long>(trial), code, static_cast<long long>(restarts),
-                   static_cast<long long>(ex.config.max_restarts));
+      trial_log_note(log, str("trial ", trial, " died (exit ", code, "); restart ", restarts,
+                              " of ", ex.config.max_restarts, " from its last checkpoint"));
     }
   }
   finish_experiment(runs, ex.id, failed);

@@ -89,4 +89,13 @@ void TrialLog::copy_until_closed() {
   }
 }
 
+void trial_log_note(const std::string& path, const std::string& line) {
+  const std::string text = line + "\n";
+  write_all(STDERR_FILENO, text.data(), static_cast<ssize_t>(text.size()));
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return;  // the note is on the terminal; the log is a copy
+  write_all(fd, text.data(), static_cast<ssize_t>(text.size()));
+  ::close(fd);
+}
+
 }  // namespace llmtune::experiment

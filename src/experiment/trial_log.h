@@ -35,4 +35,8 @@ class TrialLog {
   std::vector<char*> envp_;
 };
 
+// Prints `line` (what the parent has to say about a trial: a restart, a failure) to stderr and
+// appends it to the trial's log at `path`, where it stands between the child's outputs.
+void trial_log_note(const std::string& path, const std::string& line);
+
 }  // namespace llmtune::experiment

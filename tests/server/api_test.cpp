@@ -117,14 +117,24 @@ TEST(ServerApi, TrialCheckpointsCarryCommandsThatRun) {
             0u);
 }
 
-TEST(ServerApi, TrialLogOfExperimentCreate) {
+// The fixture's grid trials were killed after step 4 and restarted: the log holds
+// `experiment create`'s note on the restart, then the resumed run's output.
+TEST(ServerApi, TrialLogOfExperimentCreateWithItsRestart) {
   LLMTUNE_NEEDS_FIXTURE_STORE();
   Served s(fixture_dir() + "/runs");
   const json t = s.json("/api/trials/1");
   ASSERT_TRUE(t["log"]["exists"].get<bool>()) << t.dump(2);
+  EXPECT_EQ(t["restarts"], 1);
+  EXPECT_EQ(t["steps_completed"], 6);
   const json log = s.json("/api/trials/1/log");
-  EXPECT_NE(log["text"].get<std::string>().find("trial 1: 6 steps"), std::string::npos)
-      << log.dump(2);
+  const std::string text = log["text"];
+  const size_t died = text.find("trial 1 died (exit 137); restart 1 of 1 from its last checkpoint");
+  const size_t resumed = text.find("trial 1: resuming from");
+  const size_t done = text.find("trial 1: 6 steps");
+  ASSERT_NE(died, std::string::npos) << text;
+  ASSERT_NE(resumed, std::string::npos) << text;
+  ASSERT_NE(done, std::string::npos) << text;
+  EXPECT_TRUE(died < resumed && resumed < done) << text;
 }
 
 // A copy of the fixture's runs directory that a test may write.

@@ -1,11 +1,13 @@
 // server_fixture OUT: fills OUT/runs/llmtune.db for the dashboard tests with real short
 // experiments run by the llmtune program on a tiny model (the Mistral tokenizer's vocabulary)
 // and synthetic text-to-SQL data:
-//   1 "dashboard-grid": LoRA and full finetuning on the easy and medium subsets (4 trials);
+//   1 "dashboard-grid": LoRA and full finetuning on the easy and medium subsets (4 trials), each
+//     killed after step 4 and restarted once from its checkpoint, as a crash would;
 //   2 a single trial whose name is markup (the escaping tests);
 // and writes OUT/live.yaml, a longer single trial the browser test runs while it watches.
 // Exits 77 (skipped, saying why) when the shared tokenizer is absent.
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -41,8 +43,11 @@ std::string config(const fs::path& out, const std::string& name, const std::stri
          "    logging_steps: 1\n    save_steps: 2\n";
 }
 
-int run(const std::string& args) {
+// `llmtune ARGS`, its trial processes killed after step `kill_at` when it is not 0.
+int run(const std::string& args, int kill_at = 0) {
+  if (kill_at > 0) ::setenv("LLMTUNE_FAULT_KILL_AT_STEP", std::to_string(kill_at).c_str(), 1);
   const test::CliResult r = test::run_llmtune(args);
+  ::unsetenv("LLMTUNE_FAULT_KILL_AT_STEP");
   if (r.code != 0)
     std::fprintf(stderr, "llmtune %s failed (%d):\n%s\n", args.c_str(), r.code, r.output.c_str());
   return r.code;
@@ -78,7 +83,7 @@ int main(int argc, char** argv) {
   write_file_atomic((out / "live.yaml").string(), config(out, "live", "single", 40, tokenizer));
   if (run("data prepare --source synthetic --out " + (out / "data").string() +
           " --databases 4 --questions-per-db 50") != 0 ||
-      run("experiment create " + (out / "grid.yaml").string() + runs) != 0 ||
+      run("experiment create " + (out / "grid.yaml").string() + runs, 4) != 0 ||
       run("experiment create " + (out / "markup.yaml").string() + runs) != 0) {
     return 1;
   }
