@@ -175,9 +175,14 @@ export function barChart(canvas, old, labels, datasets, yTitle) {
   });
 }
 
-// A select of options [{value, label}] calling onchange(value).
+// A select of options [{value, label}] calling onchange(value); its name is the label.
 export function picker(label, options, value, onchange) {
-  const s = el('select', { onchange: () => onchange(s.value) },
+  const s = el('select', { name: label, onchange: () => onchange(s.value) },
     options.map((o) => el('option', { value: o.value, selected: o.value === value }, o.label)));
   return el('label', { class: 'picker' }, `${label} `, s);
+}
+
+// The learning curves' x axis: 'step' or 'time' (since each trial started).
+export function xAxisPicker(onchange) {
+  return picker('x axis', [{ value: 'step', label: 'step' }, { value: 'time', label: 'time' }], 'step', onchange);
 }

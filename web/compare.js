@@ -1,7 +1,7 @@
 // The compare page: any trials side by side (a table with differing hyperparameters marked, and
 // their curves overlaid), and LoRA against full finetuning per difficulty: the demo's table
 // (demo_summary.json) as a chart, or the compared trials' final validation metrics.
-import { CurveGrid, MetricRows, barChart, colorFor, picker } from './charts.js';
+import { CurveGrid, MetricRows, barChart, colorFor, picker, xAxisPicker } from './charts.js';
 import { el, fmtDuration, fmtNum, fmtValue, follow, getJSON, section, showError, stateBadge } from './dom.js';
 
 export async function comparePage(main, params) {
@@ -21,8 +21,7 @@ export async function comparePage(main, params) {
   let trials = [];
   let xMode = 'step';
   main.replaceChildren(el('h1', {}, `Compare ${ids.length} trial(s)`), section('Side by side', table),
-    section('Learning curves', el('div', { class: 'toolbar' }, picker('x axis',
-      [{ value: 'step', label: 'step' }, { value: 'time', label: 'time' }], 'step', (v) => { xMode = v; draw(); })), grid.node),
+    section('Learning curves', el('div', { class: 'toolbar' }, xAxisPicker((v) => { xMode = v; draw(); })), grid.node),
     section('LoRA against full finetuning, per difficulty', bars));
   const info = () => trials.map((t, i) => ({ id: t.id, label: `trial ${t.id} (${t.experiment.name})`, start_time: t.start_time, color: i }));
   const draw = () => grid.update(rows, info(), xMode);

@@ -1,6 +1,6 @@
 // An experiment's page: its config, its trials (sortable, selectable for comparison), the
 // learning curves of every metric with one line per trial, and hyperparameters against a metric.
-import { CurveGrid, MetricRows, colorFor, picker, scatterChart } from './charts.js';
+import { CurveGrid, MetricRows, colorFor, picker, scatterChart, xAxisPicker } from './charts.js';
 import {
   el, fmtDuration, fmtNum, fmtTime, fmtValue, followRun, getJSON, metricLabel, section,
   sortableTable, stateBadge, toYaml, varyingKeys,
@@ -15,8 +15,7 @@ export function experimentPage(main, id) {
   const trials = el('div');
   const hpBox = el('div');
   const compare = el('a', { class: 'button', href: '/compare' }, 'Compare selected trials');
-  const xPick = picker('x axis', [{ value: 'step', label: 'step' }, { value: 'time', label: 'time' }],
-    'step', (v) => { view.xMode = v; drawCurves(); });
+  const xPick = xAxisPicker((v) => { view.xMode = v; drawCurves(); });
   const config = el('div');
   main.replaceChildren(header,
     section('Trials', el('div', { class: 'toolbar' }, compare), trials),

@@ -1,6 +1,6 @@
 // A trial's page: its hyperparameters, curves, checkpoints (metrics, paths and the commands that
 // use them), restarts and log, kept current while it runs.
-import { CurveGrid, MetricRows } from './charts.js';
+import { CurveGrid, MetricRows, xAxisPicker } from './charts.js';
 import {
   el, fmtDuration, fmtNum, fmtTime, fmtValue, followRun, getJSON, section, sortableTable, stateBadge,
 } from './dom.js';
@@ -12,13 +12,12 @@ export function trialPage(main, id) {
   const view = { trial: null, xMode: 'step', table: null };
   const header = el('div');
   const ckpts = el('div');
-  const restarts = el('div');
+  const restarts = el('div', { id: 'restarts' });
   const log = el('pre', { class: 'log', id: 'trial-log' });
   const logNote = el('p', { class: 'muted' });
-  const xSelect = el('select', { onchange: () => { view.xMode = xSelect.value; draw(); } },
-    el('option', { value: 'step' }, 'step'), el('option', { value: 'time' }, 'time'));
+  const xPick = xAxisPicker((v) => { view.xMode = v; draw(); });
   main.replaceChildren(header,
-    section('Learning curves', el('div', { class: 'toolbar' }, el('label', { class: 'picker' }, 'x axis ', xSelect)), grid.node),
+    section('Learning curves', el('div', { class: 'toolbar' }, xPick), grid.node),
     section('Checkpoints', ckpts), section('Restarts', restarts), section('Log', logNote, log));
   const draw = () => grid.update(rows, [{ id: view.trial.id, label: `trial ${view.trial.id}`, start_time: view.trial.start_time }], view.xMode);
 

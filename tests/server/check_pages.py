@@ -26,11 +26,21 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 SUMMARY_KEYS = {"train_runtime", "train_steps_per_second", "train_loss"}
 MARKUP = "<img src=x onerror=window.__xss=1><script>window.__xss=2</script>"
 WAIT = 120  # the most seconds to wait for a page or a run: a bound, never a measured time
+
+# Each learning-curve chart's x axis title and its lines' x values.
+AXES_JS = """
+return [...document.querySelectorAll('canvas[data-metric]')].map((c) => {
+  const chart = Chart.getChart(c);
+  return {title: chart.options.scales.x.title.text,
+          xs: chart.data.datasets.map((d) => d.data.map((p) => p.x))};
+});
+"""
 
 CHARTS_JS = """
 return [...document.querySelectorAll('canvas[data-metric]')].map((c) => ({
@@ -103,6 +113,23 @@ def screenshot(driver, out, name):
     print(f"screenshot: {path}")
 
 
+def choose(driver, name, value):
+    """Picks `value` in the page's select named `name` (a picker) as a user would."""
+    Select(driver.find_element(By.CSS_SELECTOR, f'select[name="{name}"]')).select_by_value(value)
+
+
+def check_time_axis(driver, expected, where):
+    """The curves by time since each trial started: the same lines and points, x in seconds."""
+    choose(driver, "x axis", "time")
+    axes = driver.execute_script(AXES_JS)
+    check(all(a["title"] == "time since the trial started" for a in axes), f"{where}: curves by time")
+    check(charts(driver) == expected, f"{where}: by time, the same lines and points")
+    check(all(x >= 0 and xs == sorted(xs) for a in axes for xs in a["xs"] for x in xs),
+          f"{where}: times from each trial's start, growing with the steps")
+    choose(driver, "x axis", "step")
+    check(all(a["title"] == "step" for a in driver.execute_script(AXES_JS)), f"{where}: back to steps")
+
+
 def no_console_errors(driver, where):
     errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     check(not errors, f"no console errors on {where} {errors}")
@@ -118,6 +145,7 @@ def check_experiment(driver, url, db, fixture, out):
         check(key in got, f"experiment page charts {key}")
     for key, by_trial in expected.items():
         check(got[key] == by_trial, f"{key}: one line per trial with the store's points {by_trial}")
+    check_time_axis(driver, got, "experiment page")
     text = driver.find_element(By.ID, "config-text").text
     with open(os.path.join(fixture, "grid.yaml")) as f:
         check(text.strip() == f.read().strip(), "the config as written")
@@ -143,8 +171,33 @@ def check_experiment(driver, url, db, fixture, out):
     check(len(driver.find_elements(By.CSS_SELECTOR, "table.grid tbody tr")) == n, f"{n} checkpoints listed")
     check("llmtune generate --model" in driver.find_element(By.TAG_NAME, "main").text, "generate commands")
     check(f"trial {trial}:" in driver.find_element(By.ID, "trial-log").text, "the trial's log")
+    restarts = driver.find_element(By.ID, "restarts").text
+    check("Restarted 1 time(s)" in restarts and f"trial {trial} died (exit 137); restart 1 of 1" in restarts,
+          f"the trial's restart and its note from the log: {restarts!r}")
+    check_time_axis(driver, got, "trial page")
     no_console_errors(driver, "the trial page")
     screenshot(driver, out, "trial.png")
+
+
+def check_experiments(driver, url):
+    """The list: every experiment, sortable by a click on a column, filtered by text and state."""
+    open_page(driver, f"{url}/")
+    rows = lambda: [r.get_attribute("data-key") for r in driver.find_elements(By.CSS_SELECTOR, "table.grid tbody tr")]
+    check(rows() == ["2", "1"], "experiments listed, the latest first")
+    heads = {th.text.rstrip(" ▲▼"): th for th in driver.find_elements(By.CSS_SELECTOR, "table.grid thead th")}
+    heads["id"].click()
+    check(rows() == ["1", "2"], "sorted by id, ascending, on a click")
+    heads["id"].click()
+    check(rows() == ["2", "1"], "and descending on a second")
+    driver.find_element(By.ID, "filter").send_keys("GRID")
+    check(rows() == ["1"], "filtered by name, ignoring case")
+    check(driver.find_element(By.CSS_SELECTOR, ".toolbar p").text == "1 of 2 experiment(s)", "the count says so")
+    driver.find_element(By.ID, "filter").send_keys(Keys.BACKSPACE * 4)
+    check(rows() == ["2", "1"], "an empty filter shows them all")
+    Select(driver.find_element(By.ID, "state-filter")).select_by_value("ERROR")
+    check(rows() == [], "filtered by state: no experiment failed")
+    Select(driver.find_element(By.ID, "state-filter")).select_by_value("COMPLETED")
+    check(sorted(rows()) == ["1", "2"], "filtered by state: both completed")
 
 
 def check_escaping(driver, url, out):
@@ -275,6 +328,7 @@ def main():
     try:
         servers.append(Server(args.llmtune, runs))
         check_experiment(driver, servers[0].url, os.path.join(runs, "llmtune.db"), args.fixture, args.out)
+        check_experiments(driver, servers[0].url)
         check_escaping(driver, servers[0].url, args.out)
         check_compare(driver, servers[0].url, args.out)
         servers.append(Server(args.llmtune, demo_runs))
