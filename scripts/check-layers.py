@@ -21,7 +21,7 @@ LAYERS = [
     ["io", "parallel", "text"],
     ["data", "config", "track"],
     ["eval", "train"],
-    ["experiment"],
+    ["experiment", "server"],
     ["cli"],
 ]
 LAYER_OF = {folder: i for i, layer in enumerate(LAYERS) for folder in layer}

@@ -2,8 +2,8 @@
 # Installs the Debian packages that building and testing llmtune need, and the project's Python
 # environment .venv (git-ignored): Debian's python3 with its system packages (python3-torch)
 # plus the PyPI packages pinned in scripts/requirements.txt, for the interop oracles
-# (tests/interop: Transformers, PEFT, trl, tokenizers, TensorBoard, sacreBLEU, Determined) and
-# the Hugging Face peer of `make bench`.
+# (tests/interop: Transformers, PEFT, trl, tokenizers, TensorBoard, sacreBLEU, Determined), the
+# Hugging Face peer of `make bench` and Selenium for the dashboard's browser tests (tests/server).
 # Idempotent: prints nothing and changes nothing when everything is already present.
 # When PyPI cannot be reached it says so in one line and, unless CI=true, carries on without
 # .venv (the interop tests then skip, saying why); under CI=true that is a failure.
@@ -28,6 +28,9 @@ packages=(
   # .venv: the venv module, and the Debian packages its PyPI packages use (requirements.txt)
   python3-venv python3-numpy python3-yaml python3-requests python3-psutil python3-attr
   python3-six python3-pygments python3-dateutil
+  # the dashboard (llmtune serve): its HTTP server, the chart library built into the binary,
+  # and the headless browser its page tests drive (selenium from .venv, urllib3/certifi Debian's)
+  libcpp-httplib-dev libjs-chart.js chromium chromium-driver python3-urllib3 python3-certifi
 )
 
 missing=()

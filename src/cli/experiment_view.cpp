@@ -13,8 +13,8 @@ namespace llmtune::cli {
 
 namespace {
 
-using experiment::store_path;
 using nlohmann::json;
+using track::store_path;
 
 std::string when(double t) {
   if (t <= 0) return "-";

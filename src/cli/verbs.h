@@ -19,5 +19,7 @@ void add_experiment(CLI::App& app);
 void add_train(CLI::App& app);
 // `llmtune demo`: the whole workflow on the built-in synthetic dataset.
 void add_demo(CLI::App& app);
+// `llmtune serve`: the dashboard over the experiment store.
+void add_serve(CLI::App& app);
 
 }  // namespace llmtune::cli

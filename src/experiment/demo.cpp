@@ -206,7 +206,7 @@ std::vector<Scored> score_all(const DemoPaths& p, int64_t experiment, bool quick
       rows.push_back({subset, name, score_model(*m, *tok, tests.at(subset), quick), 0, 0});
     }
   }
-  auto store = track::Store::open(store_path(p.runs), track::Store::Access::kReadOnly);
+  auto store = track::Store::open(track::store_path(p.runs), track::Store::Access::kReadOnly);
   for (const track::TrialRow& t : store->trials(experiment)) {
     const std::string subset = t.hyperparameters.at("dataset_subset");
     const bool lora = t.hyperparameters.at("lora");
@@ -251,7 +251,7 @@ json print_table(const std::vector<Scored>& rows) {
 
 }  // namespace
 
-void demo_run(const DemoOptions& a) {
+std::string demo_run(const DemoOptions& a) {
   const double start = now();
   DemoPaths p;
   p.out = fs::absolute(a.out).string();
@@ -289,12 +289,16 @@ void demo_run(const DemoOptions& a) {
   const json summary = print_table(score_all(p, exp, a.quick));
   write_file_atomic(path_join(p.out, "demo_summary.json"), summary.dump(2) + "\n");
   std::printf("\nexperiment store: %s (llmtune experiment describe %lld --runs %s)\n",
-              store_path(p.runs).c_str(), static_cast<long long>(exp), p.runs.c_str());
+              track::store_path(p.runs).c_str(), static_cast<long long>(exp), p.runs.c_str());
   std::printf("TensorBoard:      tensorboard --logdir %s\n", p.runs.c_str());
   std::printf("best checkpoints: llmtune checkpoint list %lld --runs %s\n",
               static_cast<long long>(exp), p.runs.c_str());
   std::printf("summary:          %s\ndone in %.0f s\n",
               path_join(p.out, "demo_summary.json").c_str(), now() - start);
+  std::printf("\ndashboard: llmtune serve --runs %s   (then open http://127.0.0.1:8080/)\n",
+              p.runs.c_str());
+  std::fflush(stdout);
+  return p.runs;
 }
 
 }  // namespace llmtune::experiment

@@ -18,8 +18,10 @@ struct DemoOptions {
   int64_t vocab = 1000;           // the tokenizer's vocabulary
 };
 
-// Runs every stage, printing progress and the comparison table; the table is also written to
-// OUT/demo_summary.json. Throws llmtune::Error naming what failed.
-void demo_run(const DemoOptions& options);
+// Runs every stage, printing progress, the comparison table and the `llmtune serve` command
+// that opens the dashboard on its experiments; the table is also written to
+// OUT/demo_summary.json. Returns the runs directory of its experiments (OUT/runs). Throws
+// llmtune::Error naming what failed.
+std::string demo_run(const DemoOptions& options);
 
 }  // namespace llmtune::experiment

@@ -13,6 +13,7 @@
 #include "core/files.h"
 #include "core/interrupt.h"
 #include "experiment/trial.h"
+#include "experiment/trial_log.h"
 #include "parallel/communicator.h"
 #include "track/store.h"
 
@@ -53,10 +54,6 @@ config::ExperimentConfig config_of(const track::ExperimentRow& row) {
 
 }  // namespace
 
-std::string store_path(const std::string& runs) {
-  return path_join(runs, "llmtune.db");
-}
-
 PreparedExperiment prepare_experiment(const std::string& config_path,
                                       const std::vector<std::string>& sets,
                                       const std::string& runs) {
@@ -65,29 +62,28 @@ PreparedExperiment prepare_experiment(const std::string& config_path,
   for (const std::string& n : p.config.notices) std::fprintf(stderr, "notice: %s\n", n.c_str());
   const std::vector<json> points = config::search_points(p.config, 0);
   for (const json& point : points) config::trial_config(p.config, point, p.config.slots_per_trial);
-  auto store = track::Store::open(store_path(runs));
+  auto store = track::Store::open(track::store_path(runs));
   p.id = store->create_experiment(p.config.name, p.config.description, stored_config(p.config),
                                   p.config.searcher.metric, p.config.searcher.smaller_is_better);
   for (const json& point : points) {
     const int64_t t = store->create_trial(p.id, point, "");
+    store->set_trial_directory(t, trial_dir(runs, p.config.name, p.id, t));  // for readers
     p.trial_ids.push_back(t);
   }
   return p;
 }
 
 void finish_experiment(const std::string& runs, int64_t id, bool failed) {
-  track::Store::open(store_path(runs))->set_experiment_state(id, failed ? "ERROR" : "COMPLETED");
+  track::Store::open(track::store_path(runs))
+      ->set_experiment_state(id, failed ? "ERROR" : "COMPLETED");
 }
 
 namespace {
 
-// Runs `llmtune train --trial ID` as a child, under `mpirun -np SLOTS` when the trial has
-// several slots (LLMTUNE_MPIRUN names another launcher, LLMTUNE_MPIRUN_ARGS adds arguments such
-// as --hostfile); returns its exit status (128 + signal if killed).
 // A signal stopped the experiment: its unfinished trials (one stopped at a checkpoint, or
 // killed by a second signal, and the ones not started) are PAUSED, and so is the experiment.
 void pause_experiment(const std::string& runs, int64_t id) {
-  auto store = track::Store::open(store_path(runs));
+  auto store = track::Store::open(track::store_path(runs));
   std::string resume;
   for (const track::TrialRow& t : store->trials(id)) {
     if (t.state != "ACTIVE" && t.state != "PAUSED") continue;
@@ -99,7 +95,11 @@ void pause_experiment(const std::string& runs, int64_t id) {
                static_cast<long long>(id), resume.c_str());
 }
 
-int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slots) {
+// Runs `llmtune train --trial ID` as a child, under `mpirun -np SLOTS` when the trial has
+// several slots (LLMTUNE_MPIRUN names another launcher, LLMTUNE_MPIRUN_ARGS adds arguments such
+// as --hostfile), its output copied into `log`; returns its exit status (128 + signal if killed).
+int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slots,
+              const std::string& log) {
   std::error_code ec;
   const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
   if (ec) throw Error("cannot find this program's own path (/proc/self/exe)");
@@ -128,7 +128,9 @@ int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slo
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, cargv[0], nullptr, &attr, cargv.data(), environ);
+  TrialLog output(log);
+  const int spawned =
+      posix_spawnp(&pid, cargv[0], output.actions(), &attr, cargv.data(), output.environment());
   posix_spawnattr_destroy(&attr);
   if (spawned != 0) {
     throw Error(slots > 1 ? str("cannot start ", argv[0], " for a trial with ", slots,
@@ -136,6 +138,7 @@ int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slo
                           : str("cannot start a trial process (", self, ")"));
   }
   interrupt_forward_to(pid);
+  output.copy_until_closed();
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
   }
@@ -150,29 +153,26 @@ int64_t run_experiment(const std::string& config_path, const std::vector<std::st
                        const std::string& runs, bool quiet) {
   const PreparedExperiment ex = prepare_experiment(config_path, sets, runs);
   std::printf("experiment %lld \"%s\": %zu trial(s), store %s\n", static_cast<long long>(ex.id),
-              ex.config.name.c_str(), ex.trial_ids.size(), store_path(runs).c_str());
+              ex.config.name.c_str(), ex.trial_ids.size(), track::store_path(runs).c_str());
   std::fflush(stdout);
   bool failed = false;
   interrupt_install();
   for (int64_t trial : ex.trial_ids) {
     if (interrupt_requested()) break;
     for (int64_t restarts = 0;;) {
-      const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial);
+      const std::string log = trial_dir(runs, ex.config.name, ex.id, trial) + "/trial.log";
+      const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial, log);
       if (code == 0 || interrupt_requested()) break;
       if (code == 2 || restarts >= ex.config.max_restarts) {  // bad input: a restart cannot help
-        std::fprintf(stderr,
-                     "trial %lld failed (exit %d) after %lld restart(s); max_restarts is %lld\n",
-                     static_cast<long long>(trial), code, static_cast<long long>(restarts),
-                     static_cast<long long>(ex.config.max_restarts));
+        trial_log_note(log, str("trial ", trial, " failed (exit ", code, ") after ", restarts,
+                                " restart(s); max_restarts is ", ex.config.max_restarts));
         failed = true;
         break;
       }
       ++restarts;
-      track::Store::open(store_path(runs))->add_trial_restart(trial);
-      std::fprintf(stderr,
-                   "trial %lld died (exit %d); restart %lld of %lld from its last checkpoint\n",
-                   static_cast<long long>(trial), code, static_cast<long long>(restarts),
-                   static_cast<long long>(ex.config.max_restarts));
+      track::Store::open(track::store_path(runs))->add_trial_restart(trial);
+      trial_log_note(log, str("trial ", trial, " died (exit ", code, "); restart ", restarts,
+                              " of ", ex.config.max_restarts, " from its last checkpoint"));
     }
   }
   if (interrupt_requested() && !failed) {
@@ -215,7 +215,7 @@ int64_t train_trial(const TrainRequest& a) {
                     " keeps the settings it was created with (run the changed config as a new "
                     "experiment instead)"));
   }
-  auto store = track::Store::open(store_path(a.runs));
+  auto store = track::Store::open(track::store_path(a.runs));
   const track::TrialRow trial = store->trial(trial_id);
   const track::ExperimentRow exp = store->experiment(trial.experiment_id);
   if (!main) store.reset();
@@ -258,7 +258,7 @@ int64_t train_trial(const TrainRequest& a) {
         static_cast<long long>(trial_id), static_cast<long long>(out.result.steps),
         out.final_checkpoint.c_str(), static_cast<long long>(trial_id), a.runs.c_str());
     if (a.trial == 0)
-      track::Store::open(store_path(a.runs))->set_experiment_state(exp.id, "PAUSED");
+      track::Store::open(track::store_path(a.runs))->set_experiment_state(exp.id, "PAUSED");
     return trial_id;
   }
   std::printf("trial %lld: %lld steps in %.1f s, train loss %.4f%s%s\n",

@@ -11,9 +11,6 @@
 
 namespace llmtune::experiment {
 
-// runs/llmtune.db
-std::string store_path(const std::string& runs);
-
 struct PreparedExperiment {
   int64_t id = 0;
   config::ExperimentConfig config;

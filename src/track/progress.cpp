@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 namespace llmtune::track {
 
@@ -39,7 +40,8 @@ ProgressBar::ProgressBar(int64_t total_steps, int64_t first_step, std::FILE* out
       first_step_(first_step),
       every_plain_(std::max<int64_t>(every_plain, 1)),
       out_(out),
-      tty_(isatty(fileno(out)) != 0),
+      // LLMTUNE_PROGRESS_TTY: stderr is a pipe to a parent that copies it to a terminal.
+      tty_(isatty(fileno(out)) != 0 || (out == stderr && std::getenv("LLMTUNE_PROGRESS_TTY"))),
       start_(std::chrono::steady_clock::now()) {}
 
 ProgressBar::~ProgressBar() {

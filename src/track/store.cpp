@@ -261,6 +261,19 @@ TrialRow trial_from(const Statement& s) {
   return r;
 }
 
+constexpr const char* kMetricColumns = "id, trial_id, \"group\", step, time, metrics";
+
+MetricRow metric_from(const Statement& s) {
+  MetricRow r;
+  r.id = s.int64(0);
+  r.trial_id = s.int64(1);
+  r.group = s.text(2);
+  r.step = s.int64(3);
+  r.time = s.real(4);
+  r.metrics = s.json_at(5, str("trial ", r.trial_id, "'s metrics at step ", r.step));
+  return r;
+}
+
 // The value of `name` in a checkpoint's metrics, when it is there and a number.
 std::optional<double> metric_value(const json& metrics, const std::string& name) {
   if (!metrics.is_object()) return std::nullopt;
@@ -296,6 +309,10 @@ Store::Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
 
 Store::~Store() {
   sqlite3_close_v2(db_);
+}
+
+std::string store_path(const std::string& runs) {
+  return (std::filesystem::path(runs) / "llmtune.db").string();
 }
 
 std::unique_ptr<Store> Store::open(const std::string& path, Access access) {
@@ -360,12 +377,12 @@ std::vector<ExperimentRow> Store::experiments() {
 }
 
 ExperimentRow Store::experiment(int64_t id) {
-  Statement s(db_, path_, str("SELECT ", kExperimentColumns, " FROM experiments WHERE id = ?"));
-  if (!s.bind(id).step()) {
+  std::optional<ExperimentRow> e = find_experiment(id);
+  if (!e) {
     throw Error(str("no experiment ", id, " in ", path_, " (`llmtune experiment list` shows ",
                     "the experiments)"));
   }
-  return experiment_from(s);
+  return std::move(*e);
 }
 
 int64_t Store::create_trial(int64_t experiment_id, const nlohmann::json& hyperparameters,
@@ -405,11 +422,29 @@ std::vector<TrialRow> Store::trials(int64_t experiment_id) {
 }
 
 TrialRow Store::trial(int64_t id) {
-  Statement s(db_, path_, str("SELECT ", kTrialColumns, " FROM trials WHERE id = ?"));
-  if (!s.bind(id).step()) {
+  std::optional<TrialRow> t = find_trial(id);
+  if (!t) {
     throw Error(str("no trial ", id, " in ", path_, " (`llmtune experiment describe ID` ",
                     "shows an experiment's trials)"));
   }
+  return std::move(*t);
+}
+
+void Store::set_trial_directory(int64_t id, const std::string& directory) {
+  Statement s(db_, path_, "UPDATE trials SET directory = ? WHERE id = ?");
+  s.bind(directory).bind(id).run();
+  if (sqlite3_changes(db_) == 0) throw Error(str("no trial ", id, " in ", path_));
+}
+
+std::optional<ExperimentRow> Store::find_experiment(int64_t id) {
+  Statement s(db_, path_, str("SELECT ", kExperimentColumns, " FROM experiments WHERE id = ?"));
+  if (!s.bind(id).step()) return std::nullopt;
+  return experiment_from(s);
+}
+
+std::optional<TrialRow> Store::find_trial(int64_t id) {
+  Statement s(db_, path_, str("SELECT ", kTrialColumns, " FROM trials WHERE id = ?"));
+  if (!s.bind(id).step()) return std::nullopt;
   return trial_from(s);
 }
 
@@ -426,19 +461,24 @@ void Store::add_metrics(int64_t trial_id, const std::string& group, int64_t step
 std::vector<MetricRow> Store::metrics(int64_t trial_id, const std::string& group) {
   trial(trial_id);
   Statement s(db_, path_,
-              "SELECT trial_id, \"group\", step, time, metrics FROM metrics WHERE trial_id = ?1 "
-              "AND (?2 = '' OR \"group\" = ?2) ORDER BY step, id");
+              str("SELECT ", kMetricColumns,
+                  " FROM metrics WHERE trial_id = ?1 AND (?2 = '' OR \"group\" = ?2) ORDER BY "
+                  "step, id"));
   s.bind(trial_id).bind(group);
   std::vector<MetricRow> out;
-  while (s.step()) {
-    MetricRow r;
-    r.trial_id = s.int64(0);
-    r.group = s.text(1);
-    r.step = s.int64(2);
-    r.time = s.real(3);
-    r.metrics = s.json_at(4, str("trial ", trial_id, "'s metrics at step ", r.step));
-    out.push_back(std::move(r));
-  }
+  while (s.step()) out.push_back(metric_from(s));
+  return out;
+}
+
+std::vector<MetricRow> Store::metrics_since(int64_t experiment_id, int64_t trial_id,
+                                            int64_t after_id, int64_t limit) {
+  Statement s(db_, path_,
+              str("SELECT ", kMetricColumns,
+                  " FROM metrics WHERE trial_id IN (SELECT id FROM trials WHERE experiment_id = "
+                  "?1 AND (?2 = 0 OR id = ?2)) AND id > ?3 ORDER BY id LIMIT ?4"));
+  s.bind(experiment_id).bind(trial_id).bind(after_id).bind(limit);
+  std::vector<MetricRow> out;
+  while (s.step()) out.push_back(metric_from(s));
   return out;
 }
 

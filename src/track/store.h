@@ -35,6 +35,7 @@ struct TrialRow {
 };
 
 struct MetricRow {
+  int64_t id = 0;  // rows written later have larger ids
   int64_t trial_id = 0;
   std::string group;  // "training" or "validation"
   int64_t step = 0;
@@ -54,6 +55,9 @@ struct CheckpointRow {
 
 // A random (version 4) UUID, formatted 8-4-4-4-12 in lower-case hex.
 std::string random_uuid();
+
+// The store of a runs directory: RUNS/llmtune.db (what `--runs` names on every verb).
+std::string store_path(const std::string& runs);
 
 class Store {
  public:
@@ -79,11 +83,21 @@ class Store {
   void add_trial_restart(int64_t id);
   std::vector<TrialRow> trials(int64_t experiment_id);
   TrialRow trial(int64_t id);
+  // Where a trial's files live (a store written before directories were recorded has "").
+  void set_trial_directory(int64_t id, const std::string& directory);
+  // The experiment or trial with that id, or nothing (readers that answer "not found").
+  std::optional<ExperimentRow> find_experiment(int64_t id);
+  std::optional<TrialRow> find_trial(int64_t id);
 
   // Metrics are written in a transaction each, so a crash never leaves half a row.
   void add_metrics(int64_t trial_id, const std::string& group, int64_t step,
                    const nlohmann::json& metrics);
   std::vector<MetricRow> metrics(int64_t trial_id, const std::string& group = "");
+  // The metric rows of an experiment's trials (of trial `trial_id` alone unless it is 0) with
+  // ids above `after_id`, in the order they were written, at most `limit` of them (-1: all): a
+  // reader that follows a running experiment asks again with the last id it saw.
+  std::vector<MetricRow> metrics_since(int64_t experiment_id, int64_t trial_id, int64_t after_id,
+                                       int64_t limit = -1);
 
   // Records a checkpoint in state COMPLETED and returns its uuid: checkpoint.uuid, or a new
   // random one when that is empty. A time of 0 means now. A trial has at most one COMPLETED

@@ -18,6 +18,9 @@ TEST(Demo, QuickRunBeatsTheUntrainedModelOnEveryDifficulty) {
                         LLMTUNE_SOURCE_DIR + "/configs/demo.yaml");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("experiment store:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("dashboard: llmtune serve --runs " + dir.file("demo/runs")),
+            std::string::npos)
+      << r.output;
   const nlohmann::json summary = read_json(dir.file("demo/demo_summary.json"));
   for (const char* subset : {"easy", "medium", "hard"}) {
     double untrained = -1;
