@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "core/json.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "text/tokenizer.h"
 
 namespace llmtune::text {
@@ -88,18 +88,18 @@ void spm_pieces(const std::string& path, int64_t vocab_size, GgufVocab* v) {
 
 // added_tokens.json, then tokenizer_config.json's added_tokens_decoder, over the pieces.
 void spm_added(const std::string& dir, int64_t vocab_size, GgufVocab* v) {
-  const std::string added_path = io::path_join(dir, "added_tokens.json");
-  if (io::file_exists(added_path)) {
-    const json added = io::read_json(added_path);
+  const std::string added_path = path_join(dir, "added_tokens.json");
+  if (file_exists(added_path)) {
+    const json added = read_json(added_path);
     if (!added.is_object()) throw Error(str(added_path, ": expected {\"token\": id, ...}"));
     for (const auto& [content, id] : added.items()) {
       const int64_t i = json_get<int64_t>(added, content, added_path);
       if (i >= 0 && i < vocab_size) set_added(v, i, content, false);
     }
   }
-  const std::string config_path = io::path_join(dir, "tokenizer_config.json");
-  if (!io::file_exists(config_path)) return;
-  const json config = io::read_json(config_path);
+  const std::string config_path = path_join(dir, "tokenizer_config.json");
+  if (!file_exists(config_path)) return;
+  const json config = read_json(config_path);
   if (!config.is_object() || !config.contains("added_tokens_decoder")) return;
   for (const auto& [key, token] : config["added_tokens_decoder"].items()) {
     int64_t id = -1;
@@ -150,8 +150,8 @@ std::vector<std::string> bpe_merges(const json& merges, const std::string& where
 }
 
 void bpe_pieces(const std::string& dir, int64_t vocab_size, const Tokenizer& tok, GgufVocab* v) {
-  const std::string path = io::path_join(dir, "tokenizer.json");
-  const json j = io::read_json(path);
+  const std::string path = path_join(dir, "tokenizer.json");
+  const json j = read_json(path);
   const json& model = j.at("model");
   const bool byte_level = model.value("type", "") == "BPE" && !model.value("byte_fallback", false) &&
                           j.value("decoder", json::object()).value("type", "") == "ByteLevel";
@@ -185,8 +185,8 @@ void bpe_pieces(const std::string& dir, int64_t vocab_size, const Tokenizer& tok
 GgufVocab gguf_vocab(const std::string& dir, int64_t vocab_size) {
   const auto tok = tokenizer_load(dir);
   GgufVocab v;
-  const std::string model_path = io::path_join(dir, "tokenizer.model");
-  if (io::file_exists(model_path)) {
+  const std::string model_path = path_join(dir, "tokenizer.model");
+  if (file_exists(model_path)) {
     v.model = "llama";
     v.pre = "default";
     spm_pieces(model_path, vocab_size, &v);
@@ -200,9 +200,9 @@ GgufVocab gguf_vocab(const std::string& dir, int64_t vocab_size) {
   v.eos = s.eos;
   v.unk = s.unk;
   // Only a padding token the files name: llmtune's own fallback (<unk>) is not the model's.
-  const std::string config_path = io::path_join(dir, "tokenizer_config.json");
-  if (io::file_exists(config_path)) {
-    const json config = io::read_json(config_path);
+  const std::string config_path = path_join(dir, "tokenizer_config.json");
+  if (file_exists(config_path)) {
+    const json config = read_json(config_path);
     if (config.is_object() && config.contains("pad_token") && !config["pad_token"].is_null())
       v.pad = s.pad;
   }
