@@ -19,8 +19,8 @@ namespace fs = std::filesystem;
 struct ExportArgs {
   std::string checkpoint, out, gguf, base, tokenizer, name;
   bool merge = false;
-  std::string dtype;               // "": the source's torch_dtype
-  std::string max_shard = "5GB";   // Transformers' default
+  std::string dtype;              // "": the source's torch_dtype
+  std::string max_shard = "5GB";  // Transformers' default
   std::string type = "f16";
 };
 
@@ -29,9 +29,15 @@ uint64_t parse_size(const std::string& text) {
   uint64_t n = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   const std::string unit(end, text.data() + text.size());
-  const std::pair<const char*, uint64_t> units[] = {
-      {"", 1},           {"B", 1},          {"KB", 1000},        {"MB", 1000'000},
-      {"GB", 1000'000'000}, {"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", uint64_t{1} << 30}};
+  constexpr uint64_t kK = 1000, kKi = 1024;
+  const std::pair<const char*, uint64_t> units[] = {{"", 1},
+                                                    {"B", 1},
+                                                    {"KB", kK},
+                                                    {"MB", kK * kK},
+                                                    {"GB", kK * kK * kK},
+                                                    {"KiB", kKi},
+                                                    {"MiB", kKi * kKi},
+                                                    {"GiB", kKi * kKi * kKi}};
   for (const auto& [u, scale] : units) {
     if (ec == std::errc() && n > 0 && unit == u && n <= UINT64_MAX / scale) return n * scale;
   }
@@ -61,8 +67,9 @@ std::string join(const std::vector<std::string>& v) {
 // Option combinations that ask for something export does not do, before anything is read.
 void check_options(const ExportArgs& a, const CLI::App& cmd) {
   if (a.out.empty() && a.gguf.empty()) {
-    throw Error("give --out DIR (a Hugging Face model directory), --gguf FILE (a GGUF file for "
-                "llama.cpp) or both");
+    throw Error(
+        "give --out DIR (a Hugging Face model directory), --gguf FILE (a GGUF file for "
+        "llama.cpp) or both");
   }
   if (a.out.empty()) {
     for (const char* o : {"--dtype", "--max-shard-size", "--merge"}) {
@@ -90,7 +97,8 @@ void run(ExportArgs& a, const CLI::App& cmd) {
   }
   const std::string out =
       a.out.empty() ? "" : exporting::export_target(a.out, "--out", ".partial", s);
-  const std::string gguf = a.gguf.empty() ? "" : exporting::export_target(a.gguf, "--gguf", ".tmp", s);
+  const std::string gguf =
+      a.gguf.empty() ? "" : exporting::export_target(a.gguf, "--gguf", ".tmp", s);
   exporting::HfExportOptions hf;
   hf.dtype = a.dtype.empty() ? exporting::source_dtype(s) : parse_dtype(a.dtype);
   hf.max_shard_bytes = parse_size(a.max_shard);
@@ -105,7 +113,8 @@ void run(ExportArgs& a, const CLI::App& cmd) {
   if ((out.empty() || adapter_only) && gguf.empty()) return;
   const auto model = exporting::export_model(s);
   if (!gguf.empty() && model->config().sliding_window > 0) {
-    std::fprintf(stderr, "note: llama.cpp's llama architecture has no sliding window; beyond %lld "
+    std::fprintf(stderr,
+                 "note: llama.cpp's llama architecture has no sliding window; beyond %lld "
                  "tokens the GGUF model attends further back than this one\n",
                  static_cast<long long>(model->config().sliding_window));
   }
@@ -144,8 +153,9 @@ void add_export(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--gguf", a->gguf, "New GGUF file to write, for llama.cpp");
   cmd->add_option("--type", a->type, "GGUF matrices: f16, q8_0 or f32")->capture_default_str();
-  cmd->add_option("--base", a->base, "A LoRA checkpoint's base model directory (default: the one "
-                                     "its adapter_config.json names)");
+  cmd->add_option("--base", a->base,
+                  "A LoRA checkpoint's base model directory (default: the one "
+                  "its adapter_config.json names)");
   cmd->add_option("--tokenizer", a->tokenizer,
                   "Tokenizer directory (default: the checkpoint's, else the base model's)");
   cmd->add_option("--name", a->name, "The GGUF's general.name (default: the checkpoint's name)");

@@ -19,17 +19,21 @@ constexpr uint32_t kQuantizationVersion = 2;  // GGML_QNT_VERSION
 // llama.cpp's LlamaFileType of a file whose matrices are `type`.
 uint32_t file_type(GgmlType type) {
   switch (type) {
-    case GgmlType::kF32: return 0;   // ALL_F32
-    case GgmlType::kF16: return 1;   // MOSTLY_F16
-    case GgmlType::kQ8_0: return 7;  // MOSTLY_Q8_0
+    case GgmlType::kF32:
+      return 0;  // ALL_F32
+    case GgmlType::kF16:
+      return 1;  // MOSTLY_F16
+    case GgmlType::kQ8_0:
+      return 7;  // MOSTLY_Q8_0
   }
   return 0;
 }
 
 void add_architecture(io::GgufWriter& w, const model::ModelConfig& c, GgmlType type) {
   if (c.rope_scaling.type == model::RopeScaling::Type::kDynamic) {
-    throw Error("rope_scaling \"dynamic\" has no counterpart in llama.cpp's llama architecture; "
-                "export a model with no, linear or llama3 RoPE scaling");
+    throw Error(
+        "rope_scaling \"dynamic\" has no counterpart in llama.cpp's llama architecture; "
+        "export a model with no, linear or llama3 RoPE scaling");
   }
   const auto u32 = [](int64_t v) { return GgufValue::u32(static_cast<uint32_t>(v)); };
   w.add("llama.block_count", u32(c.num_hidden_layers));
@@ -69,8 +73,7 @@ void add_vocab(io::GgufWriter& w, const text::GgufVocab& v) {
     if (id >= 0) w.add(key, GgufValue::u32(static_cast<uint32_t>(id)));
   w.add("tokenizer.ggml.add_bos_token", GgufValue::boolean(v.add_bos));
   w.add("tokenizer.ggml.add_eos_token", GgufValue::boolean(v.add_eos));
-  if (!v.chat_template.empty())
-    w.add("tokenizer.chat_template", GgufValue::text(v.chat_template));
+  if (!v.chat_template.empty()) w.add("tokenizer.chat_template", GgufValue::text(v.chat_template));
 }
 
 // Llama 3's RoPE scaling as the per-frequency divisors llama.cpp reads from rope_freqs.weight.
@@ -135,8 +138,8 @@ std::string gguf_tensor_name(const std::string& hf) {
 }
 
 Tensor gguf_permute_qk(const Tensor& weight, int64_t n_heads) {
-  LLMTUNE_CHECK(weight.dim() == 2 && weight.size(0) % n_heads == 0, "q/k weight ",
-                weight.str(), " is not ", n_heads, " heads of rows");
+  LLMTUNE_CHECK(weight.dim() == 2 && weight.size(0) % n_heads == 0, "q/k weight ", weight.str(),
+                " is not ", n_heads, " heads of rows");
   const int64_t cols = weight.size(1), d = weight.size(0) / n_heads, half = d / 2;
   LLMTUNE_CHECK(d % 2 == 0, "head_dim ", d, " is odd");
   const std::vector<float> in = weight.to_f32();
@@ -171,7 +174,8 @@ void export_gguf(model::LlamaModel& model, const ExportSource& s, const std::str
   w.add("general.quantization_version", GgufValue::u32(kQuantizationVersion));
   if (c.rope_scaling.type == model::RopeScaling::Type::kLlama3) {
     const Tensor factors = llama3_rope_factors(c);
-    w.add_tensor({"rope_freqs.weight", factors.shape(), GgmlType::kF32, [factors] { return factors; }});
+    w.add_tensor(
+        {"rope_freqs.weight", factors.shape(), GgmlType::kF32, [factors] { return factors; }});
   }
   for (model::ParamRef& p : model.parameters()) {
     if (p.name.find("lora_") != std::string::npos) continue;  // merged into the weights

@@ -3,8 +3,8 @@
 #include <filesystem>
 
 #include "core/error.h"
-#include "export/export.h"
 #include "core/files.h"
+#include "export/export.h"
 #include "io/hf_checkpoint.h"
 #include "io/peft_adapter.h"
 #include "io/safetensors.h"
@@ -18,9 +18,9 @@ namespace fs = std::filesystem;
 // What a model directory carries beside its weights so that it loads with its tokenizer and
 // chat template (tokenizer_config.json holds the template; newer Transformers also write
 // chat_template.jinja).
-constexpr const char* kTokenizerFiles[] = {"tokenizer.json",          "tokenizer.model",
-                                           "tokenizer_config.json",   "special_tokens_map.json",
-                                           "added_tokens.json",       "chat_template.jinja"};
+constexpr const char* kTokenizerFiles[] = {"tokenizer.json",        "tokenizer.model",
+                                           "tokenizer_config.json", "special_tokens_map.json",
+                                           "added_tokens.json",     "chat_template.jinja"};
 
 // A directory written as `final`.partial and renamed to `final` by commit(); destroyed
 // uncommitted, it is removed with what it holds.
@@ -91,9 +91,8 @@ std::vector<std::string> export_hf(model::LlamaModel& model, const ExportSource&
   io::model_save(model, dir.path(), save);
   if (!copy_if_present(s.checkpoint, "generation_config.json", dir.path()) &&
       !copy_if_present(s.model_dir, "generation_config.json", dir.path())) {
-    write_file_atomic(
-        path_join(dir.path(), "generation_config.json"),
-        json_dumps_sorted(generation_config(model.config().to_json())) + "\n");
+    write_file_atomic(path_join(dir.path(), "generation_config.json"),
+                      json_dumps_sorted(generation_config(model.config().to_json())) + "\n");
   }
   copy_tokenizer(s, dir.path());
   std::vector<std::string> files = dir.files();
@@ -103,14 +102,14 @@ std::vector<std::string> export_hf(model::LlamaModel& model, const ExportSource&
 
 std::vector<std::string> export_adapter(const ExportSource& s, const std::string& out) {
   const Activity activity("exporting the adapter " + s.checkpoint + " to " + out);
-  io::adapter_config_load(s.checkpoint);  // a damaged adapter fails here, before anything is written
+  io::adapter_config_load(
+      s.checkpoint);  // a damaged adapter fails here, before anything is written
   const std::string weights = path_join(s.checkpoint, "adapter_model.safetensors");
   io::SafetensorsFile::open(weights);
   PartialDir dir(out);
   nlohmann::json config = read_json(path_join(s.checkpoint, "adapter_config.json"));
   config["base_model_name_or_path"] = s.model_dir;  // the base it was resolved to (--base)
-  write_file_atomic(path_join(dir.path(), "adapter_config.json"),
-                        json_dumps_sorted(config) + "\n");
+  write_file_atomic(path_join(dir.path(), "adapter_config.json"), json_dumps_sorted(config) + "\n");
   copy_if_present(s.checkpoint, "adapter_model.safetensors", dir.path());
   copy_tokenizer(s, dir.path());
   std::vector<std::string> files = dir.files();

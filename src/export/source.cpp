@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "core/error.h"
-#include "export/export.h"
 #include "core/files.h"
+#include "export/export.h"
 #include "io/hf_checkpoint.h"
 #include "io/peft_adapter.h"
 
@@ -74,7 +74,8 @@ ExportSource export_source(const std::string& checkpoint, const std::string& bas
     throw Error(str(checkpoint, " is a checkpoint that was never completed (.partial); export a ",
                     "complete one"));
   }
-  const bool model = has(checkpoint, "config.json"), adapter = has(checkpoint, "adapter_config.json");
+  const bool model = has(checkpoint, "config.json"),
+             adapter = has(checkpoint, "adapter_config.json");
   if (model && adapter) {
     throw Error(str(checkpoint, " holds both a model (config.json) and a LoRA adapter ",
                     "(adapter_config.json); export the model or the adapter from a directory ",

@@ -34,18 +34,30 @@ void put_string(std::string* out, const std::string& s) {
 
 void put_number(std::string* out, GgufType type, double v) {
   switch (type) {
-    case GgufType::kU8: return put(out, static_cast<uint8_t>(v));
-    case GgufType::kI8: return put(out, static_cast<int8_t>(v));
-    case GgufType::kU16: return put(out, static_cast<uint16_t>(v));
-    case GgufType::kI16: return put(out, static_cast<int16_t>(v));
-    case GgufType::kU32: return put(out, static_cast<uint32_t>(v));
-    case GgufType::kI32: return put(out, static_cast<int32_t>(v));
-    case GgufType::kF32: return put(out, static_cast<float>(v));
-    case GgufType::kBool: return put(out, static_cast<uint8_t>(v != 0));
-    case GgufType::kU64: return put(out, static_cast<uint64_t>(v));
-    case GgufType::kI64: return put(out, static_cast<int64_t>(v));
-    case GgufType::kF64: return put(out, v);
-    default: LLMTUNE_CHECK(false, "GGUF type ", static_cast<uint32_t>(type), " is not a number");
+    case GgufType::kU8:
+      return put(out, static_cast<uint8_t>(v));
+    case GgufType::kI8:
+      return put(out, static_cast<int8_t>(v));
+    case GgufType::kU16:
+      return put(out, static_cast<uint16_t>(v));
+    case GgufType::kI16:
+      return put(out, static_cast<int16_t>(v));
+    case GgufType::kU32:
+      return put(out, static_cast<uint32_t>(v));
+    case GgufType::kI32:
+      return put(out, static_cast<int32_t>(v));
+    case GgufType::kF32:
+      return put(out, static_cast<float>(v));
+    case GgufType::kBool:
+      return put(out, static_cast<uint8_t>(v != 0));
+    case GgufType::kU64:
+      return put(out, static_cast<uint64_t>(v));
+    case GgufType::kI64:
+      return put(out, static_cast<int64_t>(v));
+    case GgufType::kF64:
+      return put(out, v);
+    default:
+      LLMTUNE_CHECK(false, "GGUF type ", static_cast<uint32_t>(type), " is not a number");
   }
 }
 
@@ -67,16 +79,21 @@ size_t number_size(GgufType t) {
   switch (t) {
     case GgufType::kU8:
     case GgufType::kI8:
-    case GgufType::kBool: return 1;
+    case GgufType::kBool:
+      return 1;
     case GgufType::kU16:
-    case GgufType::kI16: return 2;
+    case GgufType::kI16:
+      return 2;
     case GgufType::kU32:
     case GgufType::kI32:
-    case GgufType::kF32: return 4;
+    case GgufType::kF32:
+      return 4;
     case GgufType::kU64:
     case GgufType::kI64:
-    case GgufType::kF64: return 8;
-    default: return 0;
+    case GgufType::kF64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -152,9 +169,12 @@ GgufValue GgufValue::i32s(const std::vector<int32_t>& v) {
 
 const char* ggml_type_name(GgmlType t) {
   switch (t) {
-    case GgmlType::kF32: return "F32";
-    case GgmlType::kF16: return "F16";
-    case GgmlType::kQ8_0: return "Q8_0";
+    case GgmlType::kF32:
+      return "F32";
+    case GgmlType::kF16:
+      return "F16";
+    case GgmlType::kQ8_0:
+      return "Q8_0";
   }
   return "?";
 }
@@ -268,18 +288,30 @@ class Cursor {
   }
   double number(GgufType t) {
     switch (t) {
-      case GgufType::kU8: return get<uint8_t>();
-      case GgufType::kI8: return get<int8_t>();
-      case GgufType::kU16: return get<uint16_t>();
-      case GgufType::kI16: return get<int16_t>();
-      case GgufType::kU32: return get<uint32_t>();
-      case GgufType::kI32: return get<int32_t>();
-      case GgufType::kF32: return get<float>();
-      case GgufType::kBool: return get<uint8_t>() != 0;
-      case GgufType::kU64: return static_cast<double>(get<uint64_t>());
-      case GgufType::kI64: return static_cast<double>(get<int64_t>());
-      case GgufType::kF64: return get<double>();
-      default: throw fail(str("value type ", static_cast<uint32_t>(t), " is not a number"));
+      case GgufType::kU8:
+        return get<uint8_t>();
+      case GgufType::kI8:
+        return get<int8_t>();
+      case GgufType::kU16:
+        return get<uint16_t>();
+      case GgufType::kI16:
+        return get<int16_t>();
+      case GgufType::kU32:
+        return get<uint32_t>();
+      case GgufType::kI32:
+        return get<int32_t>();
+      case GgufType::kF32:
+        return get<float>();
+      case GgufType::kBool:
+        return get<uint8_t>() != 0;
+      case GgufType::kU64:
+        return static_cast<double>(get<uint64_t>());
+      case GgufType::kI64:
+        return static_cast<double>(get<int64_t>());
+      case GgufType::kF64:
+        return get<double>();
+      default:
+        throw fail(str("value type ", static_cast<uint32_t>(t), " is not a number"));
     }
   }
   GgufValue value(GgufType type) {
@@ -371,7 +403,8 @@ const GgufTensorInfo* GgufFile::find_tensor(const std::string& name) const {
 std::string_view GgufFile::tensor_bytes(const GgufTensorInfo& t) const {
   const auto type = static_cast<GgmlType>(t.type);
   if (type != GgmlType::kF32 && type != GgmlType::kF16 && type != GgmlType::kQ8_0)
-    throw Error(str("GGUF tensor ", t.name, " has ggml type ", t.type, ", which llmtune reads not"));
+    throw Error(
+        str("GGUF tensor ", t.name, " has ggml type ", t.type, ", which llmtune reads not"));
   int64_t n = 1;
   for (int64_t d : t.dims) {
     if (d <= 0 || d > (int64_t{1} << 40) / n) throw Error(str("GGUF tensor ", t.name, " is huge"));

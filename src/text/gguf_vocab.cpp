@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "core/json.h"
 #include "core/files.h"
+#include "core/json.h"
 #include "text/tokenizer.h"
 
 namespace llmtune::text {
@@ -121,9 +121,10 @@ std::string bpe_pre(const json& pre, const std::string& where) {
   if (pre.is_object() && pre.value("type", "") == "Sequence" && pre.contains("pretokenizers") &&
       pre["pretokenizers"].is_array() && pre["pretokenizers"].size() == 2) {
     const json& split = pre["pretokenizers"][0];
-    const bool llama3 = split.is_object() && split.value("type", "") == "Split" &&
-                        split.value("pattern", json::object()).value("Regex", "") == kLlama3Pattern &&
-                        split.value("behavior", "") == "Isolated" && !split.value("invert", false);
+    const bool llama3 =
+        split.is_object() && split.value("type", "") == "Split" &&
+        split.value("pattern", json::object()).value("Regex", "") == kLlama3Pattern &&
+        split.value("behavior", "") == "Isolated" && !split.value("invert", false);
     if (llama3 && byte_level(pre["pretokenizers"][1], false)) return "llama-bpe";
   }
   throw Error(str(where, ": its pre_tokenizer is not one llama.cpp knows by name; llmtune exports ",
@@ -153,10 +154,12 @@ void bpe_pieces(const std::string& dir, int64_t vocab_size, const Tokenizer& tok
   const std::string path = path_join(dir, "tokenizer.json");
   const json j = read_json(path);
   const json& model = j.at("model");
-  const bool byte_level = model.value("type", "") == "BPE" && !model.value("byte_fallback", false) &&
+  const bool byte_level = model.value("type", "") == "BPE" &&
+                          !model.value("byte_fallback", false) &&
                           j.value("decoder", json::object()).value("type", "") == "ByteLevel";
   if (!byte_level) {
-    throw Error(str(path, ": a tokenizer.json that is not byte-level BPE needs its tokenizer.model ",
+    throw Error(str(path,
+                    ": a tokenizer.json that is not byte-level BPE needs its tokenizer.model ",
                     "beside it for a GGUF file (llama.cpp's \"llama\" vocabulary is made from the ",
                     "SentencePiece model); copy the base model's tokenizer.model into ", dir));
   }

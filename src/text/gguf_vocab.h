@@ -33,7 +33,7 @@ struct GgufVocab {
   std::vector<std::string> tokens;
   std::vector<float> scores;  // "llama" only
   std::vector<int32_t> types;
-  std::vector<std::string> merges;  // "gpt2" only, "left right"
+  std::vector<std::string> merges;                 // "gpt2" only, "left right"
   int32_t bos = -1, eos = -1, unk = -1, pad = -1;  // -1: none
   bool add_bos = false, add_eos = false;
   std::string chat_template;  // "" when the tokenizer has none

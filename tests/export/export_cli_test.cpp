@@ -53,9 +53,9 @@ TEST_F(ExportCli, CheckpointPathsThatAreNotCheckpointsAreNamed) {
 
 TEST_F(ExportCli, ALoraCheckpointWhoseBaseIsNotHereAsksForBase) {
   const std::string moved = lora_naming("meta-llama/Llama-2-7b-hf");
-  EXPECT_TRUE(throws_error([&] { exporting::export_source(moved, "", ""); },
-                           {moved, "\"meta-llama/Llama-2-7b-hf\"", "not a local model directory",
-                            "--base DIR"}));
+  EXPECT_TRUE(throws_error(
+      [&] { exporting::export_source(moved, "", ""); },
+      {moved, "\"meta-llama/Llama-2-7b-hf\"", "not a local model directory", "--base DIR"}));
   const test::CliResult r = run_llmtune("export " + moved + " --gguf " + path("m.gguf"));
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--base DIR"), std::string::npos) << r.output;

@@ -43,7 +43,9 @@ TEST(Gguf, HeaderMetadataAndTensorsAsTheFormatLaysThemOut) {
   w.add("llama.block_count", GgufValue::u32(4));
   w.add("llama.rope.freq_base", GgufValue::f32(10000.0f));
   w.add("tokenizer.ggml.add_bos_token", GgufValue::boolean(true));
-  w.add("tokenizer.ggml.tokens", GgufValue::texts({"<unk>", "\xe2\x96\x81" "a"}));
+  w.add("tokenizer.ggml.tokens", GgufValue::texts({"<unk>",
+                                                   "\xe2\x96\x81"
+                                                   "a"}));
   w.add("tokenizer.ggml.scores", GgufValue::f32s({0.0f, -1.5f}));
   w.add("tokenizer.ggml.token_type", GgufValue::i32s({2, 1}));
   w.add_tensor(tensor("norm.weight", ramp(5, 1), {5}, GgmlType::kF32));
@@ -73,7 +75,9 @@ TEST(Gguf, HeaderMetadataAndTensorsAsTheFormatLaysThemOut) {
   EXPECT_EQ(f.find("llama.rope.freq_base")->type, io::GgufType::kF32);
   EXPECT_EQ(f.find("llama.rope.freq_base")->number, 10000.0);
   EXPECT_EQ(f.find("tokenizer.ggml.add_bos_token")->type, io::GgufType::kBool);
-  EXPECT_EQ(f.find("tokenizer.ggml.tokens")->strings[1], "\xe2\x96\x81" "a");
+  EXPECT_EQ(f.find("tokenizer.ggml.tokens")->strings[1],
+            "\xe2\x96\x81"
+            "a");
   EXPECT_EQ(f.find("tokenizer.ggml.scores")->array_type, io::GgufType::kF32);
   EXPECT_EQ(f.find("tokenizer.ggml.scores")->numbers[1], -1.5);
   EXPECT_EQ(f.find("tokenizer.ggml.token_type")->array_type, io::GgufType::kI32);
@@ -153,9 +157,8 @@ TEST(Gguf, TheReaderRefusesDamagedFiles) {
   w.write(dir.file("good.gguf"));
   const std::string good = read_file(dir.file("good.gguf"));
   const auto damaged = [&](std::string bytes) {
-    io::write_file_atomic(dir.file("bad.gguf"), bytes);
-    return test::throws_error([&] { io::gguf_read(dir.file("bad.gguf")); },
-                              {dir.file("bad.gguf")});
+    write_file_atomic(dir.file("bad.gguf"), bytes);
+    return test::throws_error([&] { io::gguf_read(dir.file("bad.gguf")); }, {dir.file("bad.gguf")});
   };
   std::string magic = good;
   magic[0] = 'X';
@@ -164,8 +167,8 @@ TEST(Gguf, TheReaderRefusesDamagedFiles) {
   version[4] = 2;
   EXPECT_TRUE(damaged(version));
   EXPECT_TRUE(damaged(good.substr(0, good.size() - 1)));  // the tensor's data cut short
-  EXPECT_TRUE(damaged(good.substr(0, 40)));                // inside the metadata
-  std::string count = good;  // an array claiming 2^40 elements
+  EXPECT_TRUE(damaged(good.substr(0, 40)));               // inside the metadata
+  std::string count = good;                               // an array claiming 2^40 elements
   const size_t array_count = 8 + 8 + 8 + 8 + 21 + 4 + 4;
   ASSERT_EQ(at<uint64_t>(good, array_count), 2u);
   const uint64_t huge = uint64_t{1} << 40;
