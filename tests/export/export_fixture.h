@@ -11,11 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "core/philox.h"
 #include "core/files.h"
+#include "core/philox.h"
 #include "io/hf_checkpoint.h"
 #include "io/peft_adapter.h"
 #include "support/scratch.h"
+#include "support/sql_text.h"
 #include "support/tiny_llama.h"
 #include "text/chat.h"
 #include "text/sentencepiece.h"
@@ -23,27 +24,14 @@
 
 namespace llmtune::test {
 
-inline std::vector<std::string> export_text() {
-  std::vector<std::string> lines;
-  const char* tables[] = {"head", "department", "farm", "city", "singer"};
-  const char* columns[] = {"age", "name", "budget", "population", "year"};
-  for (int i = 0; i < 300; ++i) {
-    const std::string t = tables[i % 5], c = columns[(i / 5) % 5];
-    lines.push_back("CREATE TABLE " + t + " (" + c + " INTEGER, id VARCHAR)");
-    lines.push_back("SELECT " + c + " FROM " + t + " WHERE id = " + std::to_string(i * 7));
-    lines.push_back("How many " + t + "s have " + c + " above " + std::to_string(i) + "?");
-  }
-  return lines;
-}
-
 class ExportFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     namespace fs = std::filesystem;
     fs::create_directories(tokenizer());
     text::SentencePieceTrainOptions o;
-    o.vocab_size = 300;
-    text::sentencepiece_train(export_text(), o, path_join(tokenizer(), "tokenizer.model"));
+    o.vocab_size = 400;
+    text::sentencepiece_train(sql_text(), o, path_join(tokenizer(), "tokenizer.model"));
     const nlohmann::json config = {{"tokenizer_class", "LlamaTokenizer"},
                                    {"bos_token", "<s>"},
                                    {"eos_token", "</s>"},
@@ -66,25 +54,20 @@ class ExportFixture : public ::testing::Test {
     l.target_modules = {"all-linear"};
     l.base_model_name_or_path = base();
     m.add_lora(l, 3);
-    uint64_t i = 0;
-    for (model::ParamRef& p : m.parameters()) {
-      if (!p.name.ends_with("lora_B.weight")) continue;
-      std::vector<float> v(static_cast<size_t>(p.value->numel()));
-      PhiloxStream(9, i++).fill_normal(v.data(), v.size(), 0.0f, 0.3f);
-      p.value->copy_(Tensor::from_f32(v, p.value->shape()));
-    }
+    test::lora_b_randomize(m, 9, 0.3f);
     io::adapter_save(m, lora());
     copy_tokenizer(lora());
   }
 
   void copy_tokenizer(const std::string& to) const {
     for (const std::string& f : text::tokenizer_files(tokenizer())) {
-      std::filesystem::copy_file(f, std::filesystem::path(to) / std::filesystem::path(f).filename());
+      std::filesystem::copy_file(f,
+                                 std::filesystem::path(to) / std::filesystem::path(f).filename());
     }
   }
 
   std::string tokenizer() const { return dir_.file("tokenizer"); }
-  std::string base() const { return dir_.file("base"); }  // a full model with its tokenizer
+  std::string base() const { return dir_.file("base"); }          // a full model with its tokenizer
   std::string lora() const { return dir_.file("checkpoint-8"); }  // LoRA over base()
   std::string path(const std::string& name) const { return dir_.file(name); }
   int64_t vocab() const { return vocab_; }

@@ -26,7 +26,8 @@ model::Batch batch(int64_t vocab) {
   model::Batch b;
   b.batch = 2;
   b.seq = 7;
-  for (int64_t i = 0; i < 14; ++i) b.input_ids.push_back(static_cast<int32_t>((i * 37 + 5) % vocab));
+  for (int64_t i = 0; i < 14; ++i)
+    b.input_ids.push_back(static_cast<int32_t>((i * 37 + 5) % vocab));
   b.attention_mask.assign(14, 1);
   return b;
 }
@@ -36,10 +37,10 @@ TEST(ExportNames, EveryParameterHasLlamaCppsName) {
   EXPECT_EQ(exporting::gguf_tensor_name("model.norm.weight"), "output_norm.weight");
   EXPECT_EQ(exporting::gguf_tensor_name("lm_head.weight"), "output.weight");
   const std::pair<const char*, const char*> layer[] = {
-      {"input_layernorm", "attn_norm"},     {"self_attn.q_proj", "attn_q"},
-      {"self_attn.k_proj", "attn_k"},       {"self_attn.v_proj", "attn_v"},
-      {"self_attn.o_proj", "attn_output"},  {"post_attention_layernorm", "ffn_norm"},
-      {"mlp.gate_proj", "ffn_gate"},        {"mlp.up_proj", "ffn_up"},
+      {"input_layernorm", "attn_norm"},    {"self_attn.q_proj", "attn_q"},
+      {"self_attn.k_proj", "attn_k"},      {"self_attn.v_proj", "attn_v"},
+      {"self_attn.o_proj", "attn_output"}, {"post_attention_layernorm", "ffn_norm"},
+      {"mlp.gate_proj", "ffn_gate"},       {"mlp.up_proj", "ffn_up"},
       {"mlp.down_proj", "ffn_down"}};
   for (const auto& [hf, gguf] : layer) {
     EXPECT_EQ(exporting::gguf_tensor_name(str("model.layers.17.", hf, ".weight")),
@@ -106,15 +107,15 @@ TEST_F(ExportModel, MergedLoraDirectoryLoadsWithTheMergedLogits) {
   EXPECT_GT(test::max_rel_error(want, io::model_load(base(), {})->logits(b)), 1e-2);
 
   const auto files = exporting::export_hf(*merged, s, path("hf"), {});
-  EXPECT_EQ(files, (std::vector<std::string>{"config.json", "generation_config.json",
-                                             "model.safetensors", "tokenizer.model",
-                                             "tokenizer_config.json"}));
+  EXPECT_EQ(files,
+            (std::vector<std::string>{"config.json", "generation_config.json", "model.safetensors",
+                                      "tokenizer.model", "tokenizer_config.json"}));
   EXPECT_EQ(test::ScratchDir::listing_of(path("hf")), files);
   EXPECT_FALSE(fs::exists(path("hf.partial")));
   EXPECT_EQ(io::model_load(path("hf"), {})->logits(b).to_f32(), want.to_f32());
   const nlohmann::json gen = read_json(path("hf/generation_config.json"));
-  EXPECT_EQ(gen, (nlohmann::json{{"_from_model_config", true}, {"bos_token_id", 1},
-                                 {"eos_token_id", 2}}));
+  EXPECT_EQ(gen, (nlohmann::json{
+                     {"_from_model_config", true}, {"bos_token_id", 1}, {"eos_token_id", 2}}));
   EXPECT_EQ(read_json(path("hf/config.json"))["torch_dtype"], "float32");
   EXPECT_EQ(text::tokenizer_load(path("hf"))->chat_template().source,
             text::builtin_chat_template("mistral"));
@@ -155,6 +156,7 @@ void expect_tensors(const io::GgufFile& f, model::LlamaModel& m, GgmlType type) 
   const model::ModelConfig& c = m.config();
   size_t n = 0;
   for (model::ParamRef& p : m.parameters()) {
+    if (p.name.find("lora_") != std::string::npos) continue;  // merged into the weights
     const std::string name = exporting::gguf_tensor_name(p.name);
     SCOPED_TRACE(name);
     const io::GgufTensorInfo* t = f.find_tensor(name);
@@ -196,7 +198,9 @@ TEST_F(ExportModel, GgufHoldsTheArchitectureTheVocabularyAndEveryTensor) {
     EXPECT_EQ(f.metadata[0].first, "general.architecture");
     EXPECT_EQ(f.find("general.architecture")->string, "llama");
     EXPECT_EQ(f.find("general.name")->string, "tiny");
-    EXPECT_EQ(u32("general.file_type"), type == GgmlType::kF32 ? 0 : type == GgmlType::kF16 ? 1 : 7);
+    EXPECT_EQ(u32("general.file_type"), type == GgmlType::kF32   ? 0
+                                        : type == GgmlType::kF16 ? 1
+                                                                 : 7);
     EXPECT_EQ(u32("general.quantization_version"), 2);
     EXPECT_EQ(u32("llama.block_count"), 2);
     EXPECT_EQ(u32("llama.embedding_length"), 32);
