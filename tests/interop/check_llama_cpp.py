@@ -1,5 +1,5 @@
-"""Interop check: llama.cpp itself (llama-cpp-python, compiled from source by
-scripts/install-deps.sh) runs the GGUF files `llmtune export` writes.
+"""Interop check: llama.cpp itself (llama-cpp-python, compiled from source once per machine by
+`make llama-cpp`) runs the GGUF files `llmtune export` writes.
 
 1. Tokenizers: the demo's kind (SentencePiece BPE trained here with llmtune's options), the
    Llama 2 and Mistral tokenizer.model files and a Llama-3-style byte-level BPE tokenizer.json
@@ -19,6 +19,7 @@ scripts/install-deps.sh) runs the GGUF files `llmtune export` writes.
 
 usage: check_llama_cpp.py --tool T --llmtune L --shared S --source R --out DIR --text BUILD/text
 """
+import ctypes
 import json
 import os
 import re
@@ -33,19 +34,22 @@ import export_helpers as eh
 
 PROMPTS = 8
 NEW_TOKENS = 32
+_QUIET = None  # the log callback, kept alive while llama.cpp holds it
 
 
 def need_llama_cpp():
+    """llama_cpp, or a skip that says how to get it: llama-cpp-python is compiled from source once
+    per machine (`make llama-cpp`), so this test skips until then, under CI=true too."""
     try:
         import llama_cpp
-        return llama_cpp
     except ImportError as e:
-        why = (f"{sys.executable} cannot import llama_cpp ({e}); scripts/install-deps.sh builds "
-               "llama-cpp-python from source into .venv")
-        if os.environ.get("CI") == "true" and not os.environ.get("LLMTUNE_INTEROP_PYTHON"):
-            print(f"FAILED: {why}; under CI=true a missing oracle is a failure")
-            sys.exit(1)
-        common.skip(why)
+        common.skip(f"{sys.executable} cannot import llama_cpp ({e}); `make llama-cpp` compiles "
+                    "llama-cpp-python once per machine (about 12 minutes) and installs it")
+    # llama.cpp logs to stderr, a warning per corpus line that starts with "<s>": silenced.
+    global _QUIET
+    _QUIET = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
+    llama_cpp.llama_log_set(_QUIET, ctypes.c_void_p(0))
+    return llama_cpp
 
 
 def tiny_model(path, tokenizer_files, vocab, seed, **over):
@@ -91,7 +95,11 @@ def check_tokenizers(a, c, llama_cpp, demo_tok):
         gguf_path = os.path.join(a.out, f"vocab{i}.gguf")
         eh.export(a, d, "--gguf", gguf_path)
         ours_path = os.path.join(a.out, f"vocab{i}.ids.jsonl")
-        common.run([a.tool, "encode", d, "auto", corpus, ours_path])
+        # The GGUF vocabulary is made from tokenizer.model when there is one, so llama.cpp is
+        # compared with llmtune's SentencePiece implementation of it: Llama 2's tokenizer.json
+        # disagrees with its tokenizer.model on a few strings (U+2028, ...; interop_tokenizers).
+        kind = "sentencepiece" if os.path.exists(os.path.join(d, "tokenizer.model")) else "auto"
+        common.run([a.tool, "encode", d, kind, corpus, ours_path])
         with open(ours_path) as f:
             ours = [json.loads(line)["ids"] for line in f]
         llm = llama_cpp.Llama(model_path=gguf_path, vocab_only=True, verbose=False)
@@ -187,9 +195,9 @@ def check_model(a, c, llama_cpp, tag, ckpt, dataset, merge):
             same_prompt, PROMPTS)
     c.equal(f"{tag}: llama.cpp's greedy continuations (f16) == llmtune generate's", same_greedy,
             PROMPTS)
-    c.close(f"{tag}: f16 logits, llama.cpp vs llmtune on the same f16 weights", err["f16"], 2e-2)
+    c.close(f"{tag}: f16 logits, llama.cpp vs llmtune on the same f16 weights", err["f16"], 5e-3)
     c.close(f"{tag}: q8_0 logits vs llmtune's f16 ({same_q8}/{PROMPTS} greedy equal)",
-            err["q8_0"], 1e-1)
+            err["q8_0"], 5e-2)
     c.true(f"{tag}: can fail: q/k unpermuted, the logits differ by >= {err['wrong']:.2f} and "
            f"{wrong_greedy}/{PROMPTS} continuations change", err["wrong"] > 10 * err["f16"] and
            err["wrong"] > 0.05 and wrong_greedy > 0)
