@@ -100,15 +100,11 @@ size_t number_size(GgufType t) {
 // The elements of one tensor in its file type.
 std::string encode(const std::vector<float>& x, GgmlType type) {
   std::string out(ggml_bytes(type, static_cast<int64_t>(x.size())), '\0');
-  if (type == GgmlType::kF32) {
-    std::memcpy(out.data(), x.data(), out.size());
-  } else if (type == GgmlType::kF16) {
-    for (size_t i = 0; i < x.size(); ++i) {
-      const uint16_t h = f32_to_f16(x[i]);
-      std::memcpy(out.data() + 2 * i, &h, 2);
-    }
-  } else {
+  if (type == GgmlType::kQ8_0) {
     q8_0_quantize(x.data(), static_cast<int64_t>(x.size()), reinterpret_cast<uint8_t*>(out.data()));
+  } else {
+    convert_floats(out.data(), type == GgmlType::kF16 ? DType::F16 : DType::F32, x.data(),
+                   DType::F32, x.size());
   }
   return out;
 }
