@@ -252,7 +252,7 @@ json print_table(const std::vector<Scored>& rows) {
 // The command that exports the best checkpoint (by the searcher metric) for serving: a Hugging
 // Face directory (a LoRA merged into its base) and an f16 GGUF file under out/export.
 std::string export_command(const DemoPaths& p, int64_t experiment) {
-  auto store = track::Store::open(store_path(p.runs), track::Store::Access::kReadOnly);
+  auto store = track::Store::open(track::store_path(p.runs), track::Store::Access::kReadOnly);
   const std::vector<track::CheckpointRow> best = store->checkpoints(experiment, "");
   if (best.empty()) return "(no checkpoint)";
   const std::string& ckpt = best.front().path;
