@@ -5,7 +5,7 @@ SHARED ?= ../shared
 JOBS ?= $(shell nproc)
 PY ?= /usr/bin/python3
 
-.PHONY: all deps configure build test demo bench reference format clean
+.PHONY: all deps configure build test demo bench llama-cpp reference format clean
 
 all: build
 
@@ -38,6 +38,13 @@ bench: build
 	  --corpus $(BUILD)/text/corpus.jsonl --peer bench/tokenize_peer.py --python $(PY)
 	$(BUILD)/bench/lora_memory --model mistral-7b --seq 256
 	$(BUILD)/bench/generate --peer bench/generate_peer.py --python $(PY)
+
+# llama.cpp itself for the llama_cpp test (tests/interop/check_llama_cpp.py): compiles
+# llama-cpp-python once per machine into a wheel cache (about 12 minutes on 2 cores), installs it
+# into .venv and runs the test; later .venv rebuilds (install-deps.sh) install it from the cache.
+llama-cpp: build
+	@scripts/install-llama-cpp.sh $(VENV)
+	cd $(BUILD) && ctest --output-on-failure -L llama_cpp
 
 # Regenerates the PyTorch reference files the model tests compare against.
 reference: build

@@ -19,7 +19,7 @@ LAYERS = [
     ["backend"],
     ["model"],
     ["io", "parallel", "text"],
-    ["data", "config", "track"],
+    ["data", "config", "track", "export"],
     ["eval", "train"],
     ["experiment", "server"],
     ["cli"],

@@ -55,12 +55,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# .venv is current when its stamp holds the hash of requirements.txt; otherwise it is rebuilt
-# from scratch (--clear), so that a package dropped from the file does not linger.
+# .venv is current when its stamp holds the hash of requirements.txt (with the source-built
+# package and its install script); otherwise it is rebuilt from scratch (--clear), so that a
+# package dropped from the file does not linger.
 venv="$root/.venv"
 requirements="$root/scripts/requirements.txt"
 stamp="$venv/requirements.sha256"
-want="$(sha256sum <"$requirements" | cut -d' ' -f1)"
+want="$(cat "$requirements" "$root/scripts/requirements-source.txt" \
+  "$root/scripts/install-llama-cpp.sh" | sha256sum | cut -d' ' -f1)"
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
@@ -81,5 +83,10 @@ if ! "$venv/bin/pip" install --disable-pip-version-check --no-input -q --timeout
   fi
   [ "${CI:-}" = "true" ] && exit 1
   exit 0
+fi
+# llama.cpp (llama-cpp-python) from the machine's wheel cache when `make llama-cpp` has compiled
+# it there; it is never compiled here, so .venv stays quick to build.
+if ! "$root/scripts/install-llama-cpp.sh" --if-cached "$venv" && [ "${CI:-}" = "true" ]; then
+  exit 1
 fi
 echo "$want" >"$stamp"

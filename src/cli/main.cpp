@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   llmtune::cli::add_demo(app);
   llmtune::cli::add_eval(app);
   llmtune::cli::add_experiment(app);
+  llmtune::cli::add_export(app);
   llmtune::cli::add_generate(app);
   llmtune::cli::add_serve(app);
   llmtune::cli::add_tokenize(app);

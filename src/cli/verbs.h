@@ -17,6 +17,8 @@ void add_eval(CLI::App& app);
 void add_experiment(CLI::App& app);
 // `llmtune train`: one trial in this process.
 void add_train(CLI::App& app);
+// `llmtune export`: a checkpoint as a Hugging Face directory (LoRA merged) and/or a GGUF file.
+void add_export(CLI::App& app);
 // `llmtune demo`: the whole workflow on the built-in synthetic dataset.
 void add_demo(CLI::App& app);
 // `llmtune serve`: the dashboard over the experiment store.

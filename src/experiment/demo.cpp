@@ -249,6 +249,18 @@ json print_table(const std::vector<Scored>& rows) {
   return summary;
 }
 
+// The command that exports the best checkpoint (by the searcher metric) for serving: a Hugging
+// Face directory (a LoRA merged into its base) and an f16 GGUF file under out/export.
+std::string export_command(const DemoPaths& p, int64_t experiment) {
+  auto store = track::Store::open(track::store_path(p.runs), track::Store::Access::kReadOnly);
+  const std::vector<track::CheckpointRow> best = store->checkpoints(experiment, "");
+  if (best.empty()) return "(no checkpoint)";
+  const std::string& ckpt = best.front().path;
+  const bool lora = fs::exists(fs::path(ckpt) / "adapter_config.json");
+  return str("llmtune export ", ckpt, lora ? " --merge" : "", " --out ",
+             path_join(p.out, "export/best-hf"), " --gguf ", path_join(p.out, "export/best.gguf"));
+}
+
 }  // namespace
 
 std::string demo_run(const DemoOptions& a) {
@@ -293,6 +305,7 @@ std::string demo_run(const DemoOptions& a) {
   std::printf("TensorBoard:      tensorboard --logdir %s\n", p.runs.c_str());
   std::printf("best checkpoints: llmtune checkpoint list %lld --runs %s\n",
               static_cast<long long>(exp), p.runs.c_str());
+  std::printf("export the best:  %s\n", export_command(p, exp).c_str());
   std::printf("summary:          %s\ndone in %.0f s\n",
               path_join(p.out, "demo_summary.json").c_str(), now() - start);
   std::printf("\ndashboard: llmtune serve --runs %s   (then open http://127.0.0.1:8080/)\n",

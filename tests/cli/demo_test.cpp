@@ -2,6 +2,7 @@
 // models beat the untrained one on BLEU for every difficulty.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cli/run_cli.h"
@@ -38,6 +39,15 @@ TEST(Demo, QuickRunBeatsTheUntrainedModelOnEveryDifficulty) {
       EXPECT_GE(bleu[m], bleu["untrained"]) << subset << " " << m;
     }
   }
+  // The command printed last exports the best checkpoint.
+  const size_t at = r.output.find("export the best:  llmtune ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  const size_t args = at + std::string("export the best:  llmtune ").size();
+  const test::CliResult e =
+      test::run_llmtune(r.output.substr(args, r.output.find('\n', args) - args));
+  ASSERT_EQ(e.code, 0) << e.output;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("demo/export/best-hf/config.json")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("demo/export/best.gguf")));
 }
 
 }  // namespace

@@ -63,13 +63,7 @@ class CliModel : public ::testing::Test {
     l.alpha = 8;
     l.target_modules = {"q_proj", "v_proj"};
     m.add_lora(l, 3);
-    uint64_t i = 0;
-    for (model::ParamRef& p : m.parameters()) {
-      if (!p.name.ends_with("lora_B.weight")) continue;
-      std::vector<float> v(static_cast<size_t>(p.value->numel()));
-      PhiloxStream(5, i++).fill_normal(v.data(), v.size(), 0.0f, 0.5f);
-      p.value->copy_(Tensor::from_f32(v, p.value->shape()));
-    }
+    test::lora_b_randomize(m, 5, 0.5f);
     io::adapter_save(m, adapter_dir());
   }
   std::string model_dir() const { return (dir_.root() / "model").string(); }

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "support/sql_text.h"
 #include "text/sentencepiece.h"
 #include "text/tokenizer.h"
 
@@ -14,19 +15,6 @@ namespace llmtune::text {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<std::string> training_text() {
-  std::vector<std::string> lines;
-  const char* tables[] = {"head", "department", "farm", "city", "competition"};
-  const char* columns[] = {"age", "name", "budget_in_billions", "population", "year"};
-  for (int i = 0; i < 400; ++i) {
-    const std::string t = tables[i % 5], c = columns[(i / 5) % 5];
-    lines.push_back("CREATE TABLE " + t + " (" + c + " INTEGER, id VARCHAR)");
-    lines.push_back("SELECT " + c + " FROM " + t + " WHERE id = " + std::to_string(i * 7));
-    lines.push_back("How many " + t + "s have " + c + " above " + std::to_string(i) + "?");
-  }
-  return lines;
-}
 
 std::string run(const std::string& command) {
   std::string out;
@@ -41,7 +29,7 @@ std::string run(const std::string& command) {
 TEST(SentencePieceTrain, TrainsLoadsAndAgreesWithTheLibrary) {
   const fs::path dir = fs::temp_directory_path() / ("llmtune-spm-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  const std::vector<std::string> lines = training_text();
+  const std::vector<std::string> lines = test::sql_text();
   for (const char* type : {"bpe", "unigram"}) {
     SCOPED_TRACE(type);
     SentencePieceTrainOptions o;
