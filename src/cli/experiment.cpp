@@ -138,6 +138,10 @@ void add_train(CLI::App& app) {
   t->add_option("--resume", a->resume,
                 "Start from this checkpoint directory (weights, optimizer, step)");
   t->add_option("--stop-after", a->stop_after, "Stop after this step, as a crash would (testing)");
+  t->add_option("--until", a->until,
+                "Validate, checkpoint and pause after this step (a searcher's rung); the "
+                "schedule still runs to max_steps")
+      ->check(kPositiveInteger);
   t->add_option("--device", a->device,
                 "cpu, cuda, cuda:N or auto; overrides hyperparameters.device");
   t->add_flag("--quiet", a->quiet, "No progress bar");

@@ -109,6 +109,8 @@ json describe_experiment_json(const std::string& runs, int64_t id) {
                            {"hyperparameters", t.hyperparameters},
                            {"steps_completed", t.steps_completed},
                            {"restarts", t.restarts},
+                           {"rung", t.rung},
+                           {"searcher_state", t.searcher_state},
                            {"start_time", t.start_time},
                            {"end_time", t.end_time},
                            {"final_training", final_training},
@@ -135,6 +137,10 @@ std::string describe_experiment(const std::string& runs, int64_t id) {
         t["steps_completed"].get<int64_t>(), " steps",
         secs > 0 ? str(" in ", static_cast<int64_t>(secs), " s") : "",
         t["restarts"].get<int64_t>() ? str(", ", t["restarts"].get<int64_t>(), " restart(s)") : "",
+        t["searcher_state"].get<std::string>().empty()
+            ? ""
+            : str(", ", t["searcher_state"].get<std::string>(), " at rung ",
+                  t["rung"].get<int64_t>()),
         "\n    hyperparameters: ", hp, "\n");
     if (!t["final_training"].is_null()) {
       out += str("    training loss ", number(t["final_training"]["loss"]), ", learning rate ",

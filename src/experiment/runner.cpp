@@ -4,7 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -12,6 +14,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/interrupt.h"
+#include "experiment/asha.h"
 #include "experiment/trial.h"
 #include "experiment/trial_log.h"
 #include "parallel/communicator.h"
@@ -60,8 +63,17 @@ PreparedExperiment prepare_experiment(const std::string& config_path,
   PreparedExperiment p;
   p.config = config::experiment_load(config_path, sets);
   for (const std::string& n : p.config.notices) std::fprintf(stderr, "notice: %s\n", n.c_str());
-  const std::vector<json> points = config::search_points(p.config, 0);
-  for (const json& point : points) config::trial_config(p.config, point, p.config.slots_per_trial);
+  const std::vector<json> points = config::search_points(p.config, p.config.experiment_seed);
+  for (const json& point : points) {
+    const config::TrialConfig t = config::trial_config(p.config, point, p.config.slots_per_trial);
+    const int64_t length = p.config.searcher.max_length_batches;
+    if (p.config.searcher.name == "adaptive_asha" && t.training_args.max_steps != length) {
+      throw Error(str(config_path, ": hyperparameters.training_args.max_steps (",
+                      t.training_args.max_steps, ") must equal searcher.max_length (", length,
+                      " batches) for adaptive_asha, whose rungs are fractions of it; drop ",
+                      "max_steps or make them equal"));
+    }
+  }
   auto store = track::Store::open(track::store_path(runs));
   p.id = store->create_experiment(p.config.name, p.config.description, stored_config(p.config),
                                   p.config.searcher.metric, p.config.searcher.smaller_is_better);
@@ -98,7 +110,7 @@ void pause_experiment(const std::string& runs, int64_t id) {
 // Runs `llmtune train --trial ID` as a child, under `mpirun -np SLOTS` when the trial has
 // several slots (LLMTUNE_MPIRUN names another launcher, LLMTUNE_MPIRUN_ARGS adds arguments such
 // as --hostfile), its output copied into `log`; returns its exit status (128 + signal if killed).
-int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slots,
+int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slots, int64_t until,
               const std::string& log) {
   std::error_code ec;
   const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
@@ -118,6 +130,10 @@ int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slo
                                std::string("--trial"), std::to_string(trial_id)})
     argv.push_back(a);
   if (quiet) argv.push_back("--quiet");
+  if (until > 0) {
+    argv.push_back("--until");
+    argv.push_back(std::to_string(until));
+  }
   std::vector<char*> cargv;
   for (std::string& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
@@ -149,6 +165,105 @@ int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slo
 
 }  // namespace
 
+namespace {
+
+// Runs trial `trial` (to step `until` when > 0), restarting it from its last checkpoint when it
+// dies, up to max_restarts times; false when it failed for good.
+bool run_with_restarts(const std::string& runs, const PreparedExperiment& ex, int64_t trial,
+                       bool quiet, int64_t until) {
+  for (int64_t restarts = 0;;) {
+    const std::string log = trial_dir(runs, ex.config.name, ex.id, trial) + "/trial.log";
+    const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial, until, log);
+    if (code == 0 || interrupt_requested()) return true;
+    if (code == 2 || restarts >= ex.config.max_restarts) {  // bad input: a restart cannot help
+      trial_log_note(log, str("trial ", trial, " failed (exit ", code, ") after ", restarts,
+                              " restart(s); max_restarts is ", ex.config.max_restarts));
+      return false;
+    }
+    ++restarts;
+    track::Store::open(track::store_path(runs))->add_trial_restart(trial);
+    trial_log_note(log, str("trial ", trial, " died (exit ", code, "); restart ", restarts, " of ",
+                            ex.config.max_restarts, " from its last checkpoint"));
+  }
+}
+
+AshaSettings asha_settings(const config::ExperimentConfig& c) {
+  AshaSettings s;
+  s.max_trials = c.searcher.max_trials;
+  s.max_length = c.searcher.max_length_batches;
+  s.mode = c.searcher.mode;
+  s.divisor = c.searcher.divisor;
+  s.max_rungs = c.searcher.max_rungs;
+  s.stop_once = c.searcher.stop_once;
+  s.smaller_is_better = c.searcher.smaller_is_better;
+  return s;
+}
+
+// The searcher metric trial `trial` reported on the validation split at `step`.
+double rung_metric(track::Store& store, int64_t trial, int64_t step, const std::string& metric) {
+  for (const track::MetricRow& r : store.metrics(trial, "validation")) {
+    if (r.step == step && r.metrics.contains(metric) && r.metrics[metric].is_number())
+      return r.metrics[metric].get<double>();
+  }
+  throw Error(str("trial ", trial, " reported no ", metric, " at step ", step,
+                  ": adaptive_asha compares trials by searcher.metric on the validation split; "
+                  "give the dataset a validation split"));
+}
+
+// A trial the searcher ends early: COMPLETED, as Determined marks it, "stopped" at its rung.
+void asha_stop(track::Store& store, int64_t trial) {
+  store.set_trial_searcher(trial, store.trial(trial).rung, "stopped");
+  store.set_trial_state(trial, "COMPLETED");
+}
+
+// adaptive_asha with the trials run one at a time: each trial runs to its bracket's first rung
+// and pauses there with a checkpoint; its metric goes to asha_promote, and a promoted trial
+// continues from its checkpoint to the next rung before any new trial starts. A trial not
+// promoted waits (PAUSED) for a promotion that more results may bring; when the search has no
+// more work it is stopped. Returns false when a trial failed for good.
+bool run_asha(const std::string& runs, const PreparedExperiment& ex, bool quiet) {
+  const AshaSettings s = asha_settings(ex.config);
+  const std::vector<AshaBracket> brackets = asha_brackets(s);
+  std::vector<std::vector<AshaRung>> rungs;
+  for (const AshaBracket& b : brackets) rungs.emplace_back(b.rung_lengths.size());
+  struct Work {
+    int64_t trial, bracket, rung;
+  };
+  std::deque<Work> queue;
+  for (size_t i = 0; i < ex.trial_ids.size(); ++i)
+    queue.push_back({ex.trial_ids[i], asha_bracket_of(brackets, static_cast<int64_t>(i)), 0});
+  bool ok = true;
+  while (!queue.empty() && !interrupt_requested()) {
+    const Work w = queue.front();
+    queue.pop_front();
+    const std::vector<int64_t>& lengths = brackets[w.bracket].rung_lengths;
+    const bool last = w.rung + 1 == static_cast<int64_t>(lengths.size());
+    const bool ran = run_with_restarts(runs, ex, w.trial, quiet, last ? 0 : lengths[w.rung]);
+    ok = ok && ran;
+    if (!ran || interrupt_requested()) continue;
+    auto store = track::Store::open(track::store_path(runs));
+    store->set_trial_searcher(w.trial, w.rung, last ? "completed" : "");
+    if (last) continue;
+    const double metric = rung_metric(*store, w.trial, lengths[w.rung], ex.config.searcher.metric);
+    const std::vector<int64_t> promoted =
+        asha_promote(rungs[w.bracket][w.rung], w.trial, metric, s);
+    for (auto p = promoted.rbegin(); p != promoted.rend(); ++p) {
+      store->set_trial_searcher(*p, w.rung, "promoted");
+      queue.push_front({*p, w.bracket, w.rung + 1});
+    }
+    if (s.stop_once && std::find(promoted.begin(), promoted.end(), w.trial) == promoted.end())
+      asha_stop(*store, w.trial);
+  }
+  if (interrupt_requested()) return ok;
+  auto store = track::Store::open(track::store_path(runs));
+  for (const track::TrialRow& t : store->trials(ex.id)) {
+    if (t.state == "PAUSED") asha_stop(*store, t.id);
+  }
+  return ok;
+}
+
+}  // namespace
+
 int64_t run_experiment(const std::string& config_path, const std::vector<std::string>& sets,
                        const std::string& runs, bool quiet) {
   const PreparedExperiment ex = prepare_experiment(config_path, sets, runs);
@@ -157,22 +272,12 @@ int64_t run_experiment(const std::string& config_path, const std::vector<std::st
   std::fflush(stdout);
   bool failed = false;
   interrupt_install();
-  for (int64_t trial : ex.trial_ids) {
-    if (interrupt_requested()) break;
-    for (int64_t restarts = 0;;) {
-      const std::string log = trial_dir(runs, ex.config.name, ex.id, trial) + "/trial.log";
-      const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial, log);
-      if (code == 0 || interrupt_requested()) break;
-      if (code == 2 || restarts >= ex.config.max_restarts) {  // bad input: a restart cannot help
-        trial_log_note(log, str("trial ", trial, " failed (exit ", code, ") after ", restarts,
-                                " restart(s); max_restarts is ", ex.config.max_restarts));
-        failed = true;
-        break;
-      }
-      ++restarts;
-      track::Store::open(track::store_path(runs))->add_trial_restart(trial);
-      trial_log_note(log, str("trial ", trial, " died (exit ", code, "); restart ", restarts,
-                              " of ", ex.config.max_restarts, " from its last checkpoint"));
+  if (ex.config.searcher.name == "adaptive_asha") {
+    failed = !run_asha(runs, ex, quiet);
+  } else {
+    for (int64_t trial : ex.trial_ids) {
+      if (interrupt_requested()) break;
+      failed = !run_with_restarts(runs, ex, trial, quiet, 0) || failed;
     }
   }
   if (interrupt_requested() && !failed) {
@@ -205,7 +310,8 @@ int64_t train_trial(const TrainRequest& a) {
       trial_id = p.trial_ids[0];
     } else {  // the same checks, so that a bad config stops every rank alike
       const config::ExperimentConfig c = config::experiment_load(a.config, a.sets);
-      for (const json& point : config::search_points(c, 0)) config::trial_config(c, point, world);
+      for (const json& point : config::search_points(c, c.experiment_seed))
+        config::trial_config(c, point, world);
     }
     trial_id = parallel::broadcast_value(*comm, trial_id, 0);
   } else if (!a.config.empty()) {
@@ -237,6 +343,7 @@ int64_t train_trial(const TrainRequest& a) {
   run.cache_dir = (fs::absolute(a.runs) / "datasets").string();
   run.progress = !a.quiet && main;
   run.stop_after_step = a.stop_after;
+  run.pause_at = a.until;
   run.resume_from = a.resume;
   // The experiment's start time tells this store's experiment from one of another store.
   run.owner = {
@@ -251,6 +358,12 @@ int64_t train_trial(const TrainRequest& a) {
     throw;
   }
   if (!main) return trial_id;
+  if (out.result.preempted && !interrupt_requested()) {
+    std::printf("trial %lld paused at step %lld (--until), checkpoint %s\n",
+                static_cast<long long>(trial_id), static_cast<long long>(out.result.steps),
+                out.final_checkpoint.c_str());
+    return trial_id;
+  }
   if (out.result.preempted) {
     std::printf(
         "trial %lld paused by a signal at step %lld, checkpoint %s; continue with "

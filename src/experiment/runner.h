@@ -35,6 +35,7 @@ struct TrainRequest {
   std::vector<std::string> sets;
   int64_t trial = 0;       // a trial of the store instead of a config
   int64_t stop_after = 0;  // tests: stop after this step as a crash would
+  int64_t until = 0;       // stop after this step with a checkpoint, PAUSED (a searcher's rung)
   std::string resume;      // a checkpoint directory to start from
   bool quiet = false;      // no progress bar
   std::string device;      // overrides hyperparameters.device (where the trial runs, not what)

@@ -197,6 +197,7 @@ TrialOutcome run_trial_body(const TrialRun& run) {
   o.output_dir = run.directory;
   o.owner = run.owner;
   o.files = text::tokenizer_files(data.tokenizer_dir);
+  o.pause_at = run.pause_at;
 
   train::TrainerHooks hooks;
   if (!data.valid.empty()) {
