@@ -1,5 +1,6 @@
 // llmtune experiment create CONFIG [--set key=value]...   runs every trial of the search
-// llmtune experiment list | describe ID                   what the store holds
+// llmtune experiment list [--all] | describe ID           what the store holds
+// (pause, activate, kill, archive and wait: lifecycle.cpp)
 // llmtune checkpoint list ID [--sort-by METRIC]           an experiment's checkpoints, best first
 // llmtune checkpoint export DIR --out NEW                 a ZeRO-sharded checkpoint, unsharded
 // llmtune train CONFIG | --trial ID                       one trial (every rank under mpirun)
@@ -61,12 +62,16 @@ void add_experiment(CLI::App& app) {
 
   auto runs = std::make_shared<std::string>("runs");
   auto json = std::make_shared<bool>(false);
+  auto all = std::make_shared<bool>(false);
   CLI::App* ls = exp->add_subcommand("list", "The experiments in the store");
   ls->alias("ls");
   ls->footer("Example:\n  llmtune experiment list --runs runs");
   ls->add_option("--runs", *runs, "Directory of the store")->capture_default_str();
   ls->add_flag("--json", *json, "JSON instead of a table");
-  ls->callback([runs, json] { std::printf("%s", list_experiments(*runs, *json).c_str()); });
+  ls->add_flag("--all", *all, "Archived experiments too");
+  ls->callback(
+      [runs, json, all] { std::printf("%s", list_experiments(*runs, *json, *all).c_str()); });
+  add_experiment_lifecycle(*exp);
 
   auto id = std::make_shared<int64_t>(0);
   CLI::App* de = exp->add_subcommand("describe", "Hyperparameters, metrics and checkpoints");

@@ -45,7 +45,7 @@ void flatten(const json& j, const std::string& prefix, std::string* out) {
 
 }  // namespace
 
-std::string list_experiments(const std::string& runs, bool as_json) {
+std::string list_experiments(const std::string& runs, bool as_json, bool archived_too) {
   auto store = track::Store::open(store_path(runs), track::Store::Access::kReadOnly);
   json all = json::array();
   std::string out;
@@ -54,6 +54,7 @@ std::string list_experiments(const std::string& runs, bool as_json) {
                 "trials", "started", "metric");
   out += line;
   for (const track::ExperimentRow& e : store->experiments()) {
+    if (e.archived && !archived_too) continue;
     const size_t trials = store->trials(e.id).size();
     all.push_back({{"id", e.id},
                    {"name", e.name},
@@ -61,7 +62,8 @@ std::string list_experiments(const std::string& runs, bool as_json) {
                    {"trials", trials},
                    {"start_time", e.start_time},
                    {"end_time", e.end_time},
-                   {"searcher_metric", e.searcher_metric}});
+                   {"searcher_metric", e.searcher_metric},
+                   {"archived", e.archived}});
     std::snprintf(line, sizeof line, "%4lld  %-28s %-10s %6zu  %-19s  %s\n",
                   static_cast<long long>(e.id), e.name.c_str(), e.state.c_str(), trials,
                   when(e.start_time).c_str(), e.searcher_metric.c_str());

@@ -92,9 +92,10 @@ void finish_experiment(const std::string& runs, int64_t id, bool failed) {
 
 namespace {
 
-// A signal stopped the experiment: its unfinished trials (one stopped at a checkpoint, or
-// killed by a second signal, and the ones not started) are PAUSED, and so is the experiment.
-void pause_experiment(const std::string& runs, int64_t id) {
+// A signal or `experiment pause` stopped the experiment: its unfinished trials (one stopped at
+// a checkpoint, or killed by a second signal, and the ones not started) are PAUSED, and so is
+// the experiment.
+void pause_experiment(const std::string& runs, int64_t id, const std::string& by) {
   auto store = track::Store::open(track::store_path(runs));
   std::string resume;
   for (const track::TrialRow& t : store->trials(id)) {
@@ -103,8 +104,33 @@ void pause_experiment(const std::string& runs, int64_t id) {
     resume += str("  llmtune train --trial ", t.id, " --runs ", runs, "\n");
   }
   store->set_experiment_state(id, "PAUSED");
-  std::fprintf(stderr, "experiment %lld paused by a signal; its trials continue with\n%s",
-               static_cast<long long>(id), resume.c_str());
+  store->set_experiment_request(id, "");
+  std::fprintf(stderr,
+               "experiment %lld paused by %s; `llmtune experiment activate %lld --runs %s` "
+               "continues it, or each trial with\n%s",
+               static_cast<long long>(id), by.c_str(), static_cast<long long>(id), runs.c_str(),
+               resume.c_str());
+}
+
+// `experiment kill` stopped the experiment: its unfinished trials and itself are CANCELED.
+void cancel_experiment(const std::string& runs, int64_t id) {
+  auto store = track::Store::open(track::store_path(runs));
+  for (const track::TrialRow& t : store->trials(id)) {
+    if (t.state == "ACTIVE" || t.state == "PAUSED") store->set_trial_state(t.id, "CANCELED");
+  }
+  store->set_experiment_state(id, "CANCELED");
+  store->set_experiment_request(id, "");
+  std::fprintf(stderr, "experiment %lld killed (CANCELED)\n", static_cast<long long>(id));
+}
+
+// What `experiment pause|kill` asked of experiment `id` ("" when nothing).
+std::string experiment_request(const std::string& runs, int64_t id) {
+  return track::Store::open(track::store_path(runs))->experiment(id).request;
+}
+
+// The runner starts nothing more: a signal came, or a pause or kill was asked for.
+bool halted(const std::string& runs, int64_t id) {
+  return interrupt_requested() || !experiment_request(runs, id).empty();
 }
 
 // Runs `llmtune train --trial ID` as a child, under `mpirun -np SLOTS` when the trial has
@@ -174,7 +200,7 @@ bool run_with_restarts(const std::string& runs, const PreparedExperiment& ex, in
   for (int64_t restarts = 0;;) {
     const std::string log = trial_dir(runs, ex.config.name, ex.id, trial) + "/trial.log";
     const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial, until, log);
-    if (code == 0 || interrupt_requested()) return true;
+    if (code == 0 || halted(runs, ex.id)) return true;
     if (code == 2 || restarts >= ex.config.max_restarts) {  // bad input: a restart cannot help
       trial_log_note(log, str("trial ", trial, " failed (exit ", code, ") after ", restarts,
                               " restart(s); max_restarts is ", ex.config.max_restarts));
@@ -233,14 +259,14 @@ bool run_asha(const std::string& runs, const PreparedExperiment& ex, bool quiet)
   for (size_t i = 0; i < ex.trial_ids.size(); ++i)
     queue.push_back({ex.trial_ids[i], asha_bracket_of(brackets, static_cast<int64_t>(i)), 0});
   bool ok = true;
-  while (!queue.empty() && !interrupt_requested()) {
+  while (!queue.empty() && !halted(runs, ex.id)) {
     const Work w = queue.front();
     queue.pop_front();
     const std::vector<int64_t>& lengths = brackets[w.bracket].rung_lengths;
     const bool last = w.rung + 1 == static_cast<int64_t>(lengths.size());
     const bool ran = run_with_restarts(runs, ex, w.trial, quiet, last ? 0 : lengths[w.rung]);
     ok = ok && ran;
-    if (!ran || interrupt_requested()) continue;
+    if (!ran || halted(runs, ex.id)) continue;
     auto store = track::Store::open(track::store_path(runs));
     store->set_trial_searcher(w.trial, w.rung, last ? "completed" : "");
     if (last) continue;
@@ -254,12 +280,40 @@ bool run_asha(const std::string& runs, const PreparedExperiment& ex, bool quiet)
     if (s.stop_once && std::find(promoted.begin(), promoted.end(), w.trial) == promoted.end())
       asha_stop(*store, w.trial);
   }
-  if (interrupt_requested()) return ok;
+  if (halted(runs, ex.id)) return ok;
   auto store = track::Store::open(track::store_path(runs));
   for (const track::TrialRow& t : store->trials(ex.id)) {
     if (t.state == "PAUSED") asha_stop(*store, t.id);
   }
   return ok;
+}
+
+// Runs the experiment's trials (adaptive_asha's way, or one after another), then ends it:
+// PAUSED after a signal or `experiment pause`, CANCELED after `experiment kill`, else COMPLETED
+// or ERROR.
+int64_t run_trials(const std::string& runs, const PreparedExperiment& ex, bool quiet) {
+  bool failed = false;
+  interrupt_install();
+  if (ex.config.searcher.name == "adaptive_asha") {
+    failed = !run_asha(runs, ex, quiet);
+  } else {
+    for (int64_t trial : ex.trial_ids) {
+      if (halted(runs, ex.id)) break;
+      failed = !run_with_restarts(runs, ex, trial, quiet, 0) || failed;
+    }
+  }
+  const std::string request = experiment_request(runs, ex.id);
+  if (request == "kill") {
+    cancel_experiment(runs, ex.id);
+    return ex.id;
+  }
+  if ((interrupt_requested() || request == "pause") && !failed) {
+    pause_experiment(runs, ex.id, request.empty() ? "a signal" : "experiment pause");
+    return ex.id;
+  }
+  finish_experiment(runs, ex.id, failed);
+  if (failed) throw Error(str("experiment ", ex.id, " has failed trials; see above"));
+  return ex.id;
 }
 
 }  // namespace
@@ -270,23 +324,48 @@ int64_t run_experiment(const std::string& config_path, const std::vector<std::st
   std::printf("experiment %lld \"%s\": %zu trial(s), store %s\n", static_cast<long long>(ex.id),
               ex.config.name.c_str(), ex.trial_ids.size(), track::store_path(runs).c_str());
   std::fflush(stdout);
-  bool failed = false;
-  interrupt_install();
-  if (ex.config.searcher.name == "adaptive_asha") {
-    failed = !run_asha(runs, ex, quiet);
-  } else {
-    for (int64_t trial : ex.trial_ids) {
-      if (interrupt_requested()) break;
-      failed = !run_with_restarts(runs, ex, trial, quiet, 0) || failed;
+  return run_trials(runs, ex, quiet);
+}
+
+void activate_experiment(const std::string& runs, int64_t id, bool quiet) {
+  PreparedExperiment ex;
+  {
+    auto store = track::Store::open(track::store_path(runs));
+    const track::ExperimentRow row = store->experiment(id);
+    if (row.state != "PAUSED") {
+      throw Error(str("experiment ", id, " is ", row.state, "; only a PAUSED one is activated"));
     }
+    ex.id = id;
+    ex.config = config_of(row);
+    if (ex.config.searcher.name == "adaptive_asha") {
+      throw Error(str("experiment ", id, " is an adaptive_asha search, which cannot be ",
+                      "continued yet; continue its trials with llmtune train --trial ID"));
+    }
+    for (const track::TrialRow& t : store->trials(id)) {
+      if (t.state == "PAUSED" || t.state == "ACTIVE") ex.trial_ids.push_back(t.id);
+    }
+    store->set_experiment_request(id, "");
+    store->set_experiment_state(id, "ACTIVE");
   }
-  if (interrupt_requested() && !failed) {
-    pause_experiment(runs, ex.id);
-    return ex.id;
+  std::printf("experiment %lld \"%s\": continuing %zu trial(s)\n", static_cast<long long>(id),
+              ex.config.name.c_str(), ex.trial_ids.size());
+  std::fflush(stdout);
+  run_trials(runs, ex, quiet);
+}
+
+void request_experiment(const std::string& runs, int64_t id, const std::string& request) {
+  auto store = track::Store::open(track::store_path(runs));
+  const track::ExperimentRow row = store->experiment(id);
+  if (request == "kill" && row.state == "PAUSED") {  // no runner: cancel it here
+    store.reset();
+    cancel_experiment(runs, id);
+    return;
   }
-  finish_experiment(runs, ex.id, failed);
-  if (failed) throw Error(str("experiment ", ex.id, " has failed trials; see above"));
-  return ex.id;
+  if (row.state != "ACTIVE") {
+    throw Error(str("experiment ", id, " is ", row.state, "; only an ACTIVE one is ",
+                    request == "kill" ? "killed (or a PAUSED one)" : "paused"));
+  }
+  store->set_experiment_request(id, request);
 }
 
 int64_t train_trial(const TrainRequest& a) {
@@ -359,9 +438,10 @@ int64_t train_trial(const TrainRequest& a) {
   }
   if (!main) return trial_id;
   if (out.result.preempted && !interrupt_requested()) {
-    std::printf("trial %lld paused at step %lld (--until), checkpoint %s\n",
+    const bool rung = a.until > 0 && out.result.steps == a.until;
+    std::printf("trial %lld paused at step %lld (%s), checkpoint %s\n",
                 static_cast<long long>(trial_id), static_cast<long long>(out.result.steps),
-                out.final_checkpoint.c_str());
+                rung ? "--until" : "experiment pause", out.final_checkpoint.c_str());
     return trial_id;
   }
   if (out.result.preempted) {

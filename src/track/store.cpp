@@ -23,9 +23,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 // PRAGMA user_version of the schema below. Version 1 lacked trials.rung and
-// trials.searcher_state: a writer adds them (migrate_schema); a reader of a version-1 store reads
-// them as 0 and "".
-constexpr int kSchemaVersion = 2;
+// trials.searcher_state, versions 1 and 2 experiments.archived and experiments.request: a writer
+// adds them (migrate_schema); a reader of an older store reads them as 0 and "".
+constexpr int kSchemaVersion = 3;
 constexpr int kApplicationId = 0x4C4C5452;  // PRAGMA application_id: "LLTR"
 constexpr int kBusyTimeoutMs = 10000;       // how long a writer waits for another's lock
 
@@ -46,7 +46,9 @@ CREATE TABLE experiments (
   searcher_metric TEXT NOT NULL,
   smaller_is_better INTEGER NOT NULL,
   start_time REAL NOT NULL,
-  end_time REAL NOT NULL DEFAULT 0);
+  end_time REAL NOT NULL DEFAULT 0,
+  archived INTEGER NOT NULL DEFAULT 0,
+  request TEXT NOT NULL DEFAULT '');
 CREATE TABLE trials (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   experiment_id INTEGER NOT NULL REFERENCES experiments(id),
@@ -186,12 +188,18 @@ void set_run_state(sqlite3* db, const std::string& path, const char* table, cons
 void migrate_schema(sqlite3* db, const std::string& path) {
   exec(db, path, "BEGIN IMMEDIATE");
   try {
-    if (pragma_int(db, path, "PRAGMA user_version") == 1) {
+    const int64_t version = pragma_int(db, path, "PRAGMA user_version");
+    if (version == 1) {
       exec(db, path,
            "ALTER TABLE trials ADD COLUMN rung INTEGER NOT NULL DEFAULT 0; "
            "ALTER TABLE trials ADD COLUMN searcher_state TEXT NOT NULL DEFAULT ''");
-      exec(db, path, str("PRAGMA user_version = ", kSchemaVersion).c_str());
     }
+    if (version >= 1 && version <= 2) {
+      exec(db, path,
+           "ALTER TABLE experiments ADD COLUMN archived INTEGER NOT NULL DEFAULT 0; "
+           "ALTER TABLE experiments ADD COLUMN request TEXT NOT NULL DEFAULT ''");
+    }
+    exec(db, path, str("PRAGMA user_version = ", kSchemaVersion).c_str());
     exec(db, path, "COMMIT");
   } catch (...) {
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -254,9 +262,13 @@ int ensure_schema(sqlite3* db, const std::string& path, bool create) {
   return static_cast<int>(found[1]);
 }
 
-constexpr const char* kExperimentColumns =
-    "id, name, description, state, config, searcher_metric, smaller_is_better, start_time, "
-    "end_time";
+// A store before version 3 has no archived or request: they read as 0 and ''.
+std::string experiment_columns(int version) {
+  return str(
+      "id, name, description, state, config, searcher_metric, smaller_is_better, start_time, "
+      "end_time, ",
+      version >= 3 ? "archived, request" : "0, ''");
+}
 
 ExperimentRow experiment_from(const Statement& s) {
   ExperimentRow r;
@@ -269,6 +281,8 @@ ExperimentRow experiment_from(const Statement& s) {
   r.smaller_is_better = s.int64(6) != 0;
   r.start_time = s.real(7);
   r.end_time = s.real(8);
+  r.archived = s.int64(9) != 0;
+  r.request = s.text(10);
   return r;
 }
 
@@ -404,8 +418,21 @@ void Store::set_experiment_state(int64_t id, const std::string& state) {
   set_run_state(db_, path_, "experiments", "experiment", id, state);
 }
 
+void Store::set_experiment_archived(int64_t id, bool archived) {
+  Statement s(db_, path_, "UPDATE experiments SET archived = ? WHERE id = ?");
+  s.bind(int64_t{archived ? 1 : 0}).bind(id).run();
+  if (sqlite3_changes(db_) == 0) throw Error(str("no experiment ", id, " in ", path_));
+}
+
+void Store::set_experiment_request(int64_t id, const std::string& request) {
+  Statement s(db_, path_, "UPDATE experiments SET request = ? WHERE id = ?");
+  s.bind(request).bind(id).run();
+  if (sqlite3_changes(db_) == 0) throw Error(str("no experiment ", id, " in ", path_));
+}
+
 std::vector<ExperimentRow> Store::experiments() {
-  Statement s(db_, path_, str("SELECT ", kExperimentColumns, " FROM experiments ORDER BY id"));
+  Statement s(db_, path_,
+              str("SELECT ", experiment_columns(version_), " FROM experiments ORDER BY id"));
   std::vector<ExperimentRow> out;
   while (s.step()) out.push_back(experiment_from(s));
   return out;
@@ -479,7 +506,8 @@ void Store::set_trial_directory(int64_t id, const std::string& directory) {
 }
 
 std::optional<ExperimentRow> Store::find_experiment(int64_t id) {
-  Statement s(db_, path_, str("SELECT ", kExperimentColumns, " FROM experiments WHERE id = ?"));
+  Statement s(db_, path_,
+              str("SELECT ", experiment_columns(version_), " FROM experiments WHERE id = ?"));
   if (!s.bind(id).step()) return std::nullopt;
   return experiment_from(s);
 }

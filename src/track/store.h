@@ -22,6 +22,9 @@ struct ExperimentRow {
   std::string searcher_metric;
   bool smaller_is_better = true;
   double start_time = 0, end_time = 0;  // unix seconds; 0: not ended
+  bool archived = false;                // hidden from `experiment list` unless --all
+  // What `experiment pause|kill` asked of its running trial and runner: "", "pause" or "kill".
+  std::string request;
 };
 
 struct TrialRow {
@@ -78,6 +81,8 @@ class Store {
                             const nlohmann::json& config, const std::string& searcher_metric,
                             bool smaller_is_better);
   void set_experiment_state(int64_t id, const std::string& state);  // ends it unless ACTIVE
+  void set_experiment_archived(int64_t id, bool archived);
+  void set_experiment_request(int64_t id, const std::string& request);
   std::vector<ExperimentRow> experiments();
   ExperimentRow experiment(int64_t id);  // throws llmtune::Error for an unknown id
 
