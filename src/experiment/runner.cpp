@@ -5,9 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <deque>
+#include <exception>
 #include <filesystem>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -137,7 +140,7 @@ bool halted(const std::string& runs, int64_t id) {
 // several slots (LLMTUNE_MPIRUN names another launcher, LLMTUNE_MPIRUN_ARGS adds arguments such
 // as --hostfile), its output copied into `log`; returns its exit status (128 + signal if killed).
 int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slots, int64_t until,
-              const std::string& log) {
+              int threads, const std::string& log) {
   std::error_code ec;
   const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
   if (ec) throw Error("cannot find this program's own path (/proc/self/exe)");
@@ -171,20 +174,20 @@ int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slo
   posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = 0;
   TrialLog output(log);
-  const int spawned =
-      posix_spawnp(&pid, cargv[0], output.actions(), &attr, cargv.data(), output.environment());
+  const int spawned = posix_spawnp(&pid, cargv[0], output.actions(), &attr, cargv.data(),
+                                   output.environment(threads));
   posix_spawnattr_destroy(&attr);
   if (spawned != 0) {
     throw Error(slots > 1 ? str("cannot start ", argv[0], " for a trial with ", slots,
                                 " slots: install Open MPI (openmpi-bin) or set LLMTUNE_MPIRUN")
                           : str("cannot start a trial process (", self, ")"));
   }
-  interrupt_forward_to(pid);
+  interrupt_forward_add(pid);
   output.copy_until_closed();
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
   }
-  interrupt_forward_to(0);
+  interrupt_forward_remove(pid);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }
@@ -193,13 +196,13 @@ int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slo
 
 namespace {
 
-// Runs trial `trial` (to step `until` when > 0), restarting it from its last checkpoint when it
-// dies, up to max_restarts times; false when it failed for good.
+// Runs trial `trial` (to step `until` when > 0; on `threads` cores when > 0), restarting it from
+// its last checkpoint when it dies, up to max_restarts times; false when it failed for good.
 bool run_with_restarts(const std::string& runs, const PreparedExperiment& ex, int64_t trial,
-                       bool quiet, int64_t until) {
+                       bool quiet, int64_t until, int threads = 0) {
   for (int64_t restarts = 0;;) {
     const std::string log = trial_dir(runs, ex.config.name, ex.id, trial) + "/trial.log";
-    const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial, until, log);
+    const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial, until, threads, log);
     if (code == 0 || halted(runs, ex.id)) return true;
     if (code == 2 || restarts >= ex.config.max_restarts) {  // bad input: a restart cannot help
       trial_log_note(log, str("trial ", trial, " failed (exit ", code, ") after ", restarts,
@@ -288,6 +291,43 @@ bool run_asha(const std::string& runs, const PreparedExperiment& ex, bool quiet)
   return ok;
 }
 
+// How many trials run at once: searcher.max_concurrent_trials when the config writes it (0: all),
+// else 1. (Determined's default of 16 would oversubscribe a CPU machine: each trial already
+// uses every core.)
+size_t concurrency(const PreparedExperiment& ex) {
+  const json& searcher = ex.config.raw.contains("searcher") ? ex.config.raw["searcher"] : json();
+  if (!searcher.is_object() || !searcher.contains("max_concurrent_trials")) return 1;
+  const size_t n = static_cast<size_t>(ex.config.searcher.max_concurrent_trials);
+  return std::max<size_t>(1, std::min(n == 0 ? ex.trial_ids.size() : n, ex.trial_ids.size()));
+}
+
+// Runs the trials `n` at a time as parallel child processes, the machine's cores split between
+// them (OMP_NUM_THREADS); false when one failed for good.
+bool run_parallel(const std::string& runs, const PreparedExperiment& ex, bool quiet, size_t n) {
+  const int threads =
+      std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / static_cast<int>(n));
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  std::vector<std::thread> pool;
+  for (size_t i = 0; i < n; ++i) {
+    pool.emplace_back([&] {
+      try {
+        for (size_t k; (k = next++) < ex.trial_ids.size() && !halted(runs, ex.id);) {
+          if (!run_with_restarts(runs, ex, ex.trial_ids[k], quiet, 0, threads)) failed = true;
+        }
+      } catch (...) {
+        const std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  return !failed;
+}
+
 // Runs the experiment's trials (adaptive_asha's way, or one after another), then ends it:
 // PAUSED after a signal or `experiment pause`, CANCELED after `experiment kill`, else COMPLETED
 // or ERROR.
@@ -296,6 +336,8 @@ int64_t run_trials(const std::string& runs, const PreparedExperiment& ex, bool q
   interrupt_install();
   if (ex.config.searcher.name == "adaptive_asha") {
     failed = !run_asha(runs, ex, quiet);
+  } else if (concurrency(ex) > 1) {
+    failed = !run_parallel(runs, ex, quiet, concurrency(ex));
   } else {
     for (int64_t trial : ex.trial_ids) {
       if (halted(runs, ex.id)) break;

@@ -1,6 +1,9 @@
 // An experiment's lifecycle from the command line: pause (the running trial checkpoints at its
 // next step, the rest wait) and activate (each continues from its checkpoint), kill (CANCELED,
 // no checkpoint), wait, archive, and a trial's log.
+#include <stdlib.h>
+
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -126,6 +129,39 @@ TEST_F(CliLifecycle, WaitArchiveAndTrialLogs) {
   r = llmtune("experiment unarchive 1");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(llmtune("experiment list").output.find("kept"), std::string::npos);
+}
+
+// max_concurrent_trials: 2 runs a grid's two trials as parallel processes, each on half the
+// cores (OMP_NUM_THREADS), so each trains exactly as it does alone on that many threads.
+TEST_F(CliLifecycle, ConcurrentTrialsRunInParallelOnHalfTheCores) {
+  // Two full-training trials alike, long enough that their training overlaps whatever the
+  // processes' start-up times.
+  const std::string cfg = config("pair", "grid", 30) +
+                          " --set 'hyperparameters.lora={type: categorical, vals: [false, false]}'";
+  test::CliResult r =
+      test::run_llmtune("experiment create " + cfg +
+                        " --set searcher.max_concurrent_trials=2 --runs " + runs() + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const int half = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
+  ::setenv("OMP_NUM_THREADS", std::to_string(half).c_str(), 1);
+  r = test::run_llmtune("experiment create " + cfg + " --runs " + runs() + " --quiet");
+  ::unsetenv("OMP_NUM_THREADS");
+  ASSERT_EQ(r.code, 0) << r.output;
+
+  auto store = track::Store::open(runs() + "/llmtune.db");
+  EXPECT_EQ(store->experiment(1).state, "COMPLETED");
+  for (int64_t t : {1, 2}) {
+    EXPECT_EQ(store->trial(t).state, "COMPLETED");
+    EXPECT_EQ(store->trial(t).steps_completed, 30);
+    EXPECT_EQ(losses(t), losses(t + 2)) << "trial " << t << " against the serial run's";
+  }
+  // They overlapped: the second started training before the first finished.
+  const std::vector<track::MetricRow> one = store->metrics(1, "training");
+  const std::vector<track::MetricRow> two = store->metrics(2, "training");
+  ASSERT_FALSE(one.empty());
+  ASSERT_FALSE(two.empty());
+  EXPECT_LT(two.front().time, one.back().time);
+  EXPECT_LT(one.front().time, two.back().time);
 }
 
 }  // namespace
