@@ -111,6 +111,7 @@ function trialsTable(exp, selected, onSelect) {
     ...hps.map((k) => ({ label: k, value: (t) => t.hparams[k], cell: (t) => fmtValue(t.hparams[k]) })),
     { label: 'steps', value: (t) => t.steps_completed, cell: (t) => `${t.steps_completed}${t.max_steps ? `/${t.max_steps}` : ''}`, num: true },
     { label: 'restarts', value: (t) => t.restarts, cell: (t) => String(t.restarts), num: true },
+    { label: 'searcher', value: (t) => t.searcher_state, cell: (t) => t.searcher_state ? `${t.searcher_state} @rung ${t.rung}` : '–' },
     { label: `best ${metric}`, value: (t) => t.best?.value, cell: (t) => t.best ? `${fmtNum(t.best.value)} @${t.best.step}` : '–', num: true },
     { label: 'train loss', value: (t) => t.final_training?.loss, cell: (t) => fmtNum(t.final_training?.loss), num: true },
     { label: 'checkpoints', value: (t) => t.checkpoints.length,

@@ -1,5 +1,6 @@
 // llmtune experiment create CONFIG [--set key=value]...   runs every trial of the search
-// llmtune experiment list | describe ID                   what the store holds
+// llmtune experiment list [--all] | describe ID           what the store holds
+// (pause, activate, kill, archive and wait: lifecycle.cpp)
 // llmtune checkpoint list ID [--sort-by METRIC]           an experiment's checkpoints, best first
 // llmtune checkpoint export DIR --out NEW                 a ZeRO-sharded checkpoint, unsharded
 // llmtune train CONFIG | --trial ID                       one trial (every rank under mpirun)
@@ -61,12 +62,16 @@ void add_experiment(CLI::App& app) {
 
   auto runs = std::make_shared<std::string>("runs");
   auto json = std::make_shared<bool>(false);
+  auto all = std::make_shared<bool>(false);
   CLI::App* ls = exp->add_subcommand("list", "The experiments in the store");
   ls->alias("ls");
   ls->footer("Example:\n  llmtune experiment list --runs runs");
   ls->add_option("--runs", *runs, "Directory of the store")->capture_default_str();
   ls->add_flag("--json", *json, "JSON instead of a table");
-  ls->callback([runs, json] { std::printf("%s", list_experiments(*runs, *json).c_str()); });
+  ls->add_flag("--all", *all, "Archived experiments too");
+  ls->callback(
+      [runs, json, all] { std::printf("%s", list_experiments(*runs, *json, *all).c_str()); });
+  add_experiment_lifecycle(*exp);
 
   auto id = std::make_shared<int64_t>(0);
   CLI::App* de = exp->add_subcommand("describe", "Hyperparameters, metrics and checkpoints");
@@ -138,6 +143,10 @@ void add_train(CLI::App& app) {
   t->add_option("--resume", a->resume,
                 "Start from this checkpoint directory (weights, optimizer, step)");
   t->add_option("--stop-after", a->stop_after, "Stop after this step, as a crash would (testing)");
+  t->add_option("--until", a->until,
+                "Validate, checkpoint and pause after this step (a searcher's rung); the "
+                "schedule still runs to max_steps")
+      ->check(kPositiveInteger);
   t->add_option("--device", a->device,
                 "cpu, cuda, cuda:N or auto; overrides hyperparameters.device");
   t->add_flag("--quiet", a->quiet, "No progress bar");

@@ -45,7 +45,7 @@ void flatten(const json& j, const std::string& prefix, std::string* out) {
 
 }  // namespace
 
-std::string list_experiments(const std::string& runs, bool as_json) {
+std::string list_experiments(const std::string& runs, bool as_json, bool archived_too) {
   auto store = track::Store::open(store_path(runs), track::Store::Access::kReadOnly);
   json all = json::array();
   std::string out;
@@ -54,6 +54,7 @@ std::string list_experiments(const std::string& runs, bool as_json) {
                 "trials", "started", "metric");
   out += line;
   for (const track::ExperimentRow& e : store->experiments()) {
+    if (e.archived && !archived_too) continue;
     const size_t trials = store->trials(e.id).size();
     all.push_back({{"id", e.id},
                    {"name", e.name},
@@ -61,7 +62,8 @@ std::string list_experiments(const std::string& runs, bool as_json) {
                    {"trials", trials},
                    {"start_time", e.start_time},
                    {"end_time", e.end_time},
-                   {"searcher_metric", e.searcher_metric}});
+                   {"searcher_metric", e.searcher_metric},
+                   {"archived", e.archived}});
     std::snprintf(line, sizeof line, "%4lld  %-28s %-10s %6zu  %-19s  %s\n",
                   static_cast<long long>(e.id), e.name.c_str(), e.state.c_str(), trials,
                   when(e.start_time).c_str(), e.searcher_metric.c_str());
@@ -109,6 +111,8 @@ json describe_experiment_json(const std::string& runs, int64_t id) {
                            {"hyperparameters", t.hyperparameters},
                            {"steps_completed", t.steps_completed},
                            {"restarts", t.restarts},
+                           {"rung", t.rung},
+                           {"searcher_state", t.searcher_state},
                            {"start_time", t.start_time},
                            {"end_time", t.end_time},
                            {"final_training", final_training},
@@ -135,6 +139,10 @@ std::string describe_experiment(const std::string& runs, int64_t id) {
         t["steps_completed"].get<int64_t>(), " steps",
         secs > 0 ? str(" in ", static_cast<int64_t>(secs), " s") : "",
         t["restarts"].get<int64_t>() ? str(", ", t["restarts"].get<int64_t>(), " restart(s)") : "",
+        t["searcher_state"].get<std::string>().empty()
+            ? ""
+            : str(", ", t["searcher_state"].get<std::string>(), " at rung ",
+                  t["rung"].get<int64_t>()),
         "\n    hyperparameters: ", hp, "\n");
     if (!t["final_training"].is_null()) {
       out += str("    training loss ", number(t["final_training"]["loss"]), ", learning rate ",

@@ -8,7 +8,7 @@
 
 namespace llmtune::cli {
 
-std::string list_experiments(const std::string& runs, bool json);
+std::string list_experiments(const std::string& runs, bool json, bool all = false);
 std::string describe_experiment(const std::string& runs, int64_t id);
 nlohmann::json describe_experiment_json(const std::string& runs, int64_t id);
 std::string list_checkpoints(const std::string& runs, int64_t id, const std::string& sort_by,

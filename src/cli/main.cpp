@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   llmtune::cli::add_serve(app);
   llmtune::cli::add_tokenize(app);
   llmtune::cli::add_train(app);
+  llmtune::cli::add_trial(app);
   const auto failed_while = [] {
     const std::string what = llmtune::activity_at_failure();
     return what.empty() ? std::string() : " while " + what;

@@ -15,6 +15,10 @@ void add_generate(CLI::App& app);
 void add_eval(CLI::App& app);
 // `llmtune experiment create|list|describe`, `llmtune checkpoint list`.
 void add_experiment(CLI::App& app);
+// `llmtune experiment pause|activate|kill|archive|unarchive|wait` (add_experiment adds them).
+void add_experiment_lifecycle(CLI::App& experiment);
+// `llmtune trial logs`.
+void add_trial(CLI::App& app);
 // `llmtune train`: one trial in this process.
 void add_train(CLI::App& app);
 // `llmtune export`: a checkpoint as a Hugging Face directory (LoRA merged) and/or a GGUF file.

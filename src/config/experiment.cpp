@@ -33,7 +33,12 @@ const std::vector<std::string_view> kSearcherKeys = {"name",
                                                      "max_trials",
                                                      "max_concurrent_trials",
                                                      "source_trial_id",
-                                                     "source_checkpoint_uuid"};
+                                                     "source_checkpoint_uuid",
+                                                     "mode",
+                                                     "divisor",
+                                                     "max_rungs",
+                                                     "stop_once",
+                                                     "bracket_rungs"};
 const std::vector<std::string_view> kStorageKeys = {"type",
                                                     "host_path",
                                                     "storage_path",
@@ -127,23 +132,60 @@ int64_t length_read(const json& v, const std::string& key, const Locator& loc) {
   return read_int(v["batches"], key + ".batches", loc);
 }
 
+// The adaptive_asha keys: refused for another searcher, checked for adaptive_asha, which also
+// needs max_length (its rungs are fractions of it).
+void asha_parse(const json& sj, const Locator& loc, Searcher& s) {
+  static const std::vector<std::string_view> kAshaKeys = {"mode", "divisor", "max_rungs",
+                                                          "stop_once", "bracket_rungs"};
+  for (std::string_view k : kAshaKeys) {
+    if (sj.contains(k) && s.name != "adaptive_asha") {
+      fail_at(loc, str("searcher.", k),
+              str("applies to the adaptive_asha searcher only, not ", s.name));
+    }
+  }
+  if (s.name != "adaptive_asha") return;
+  if (s.max_length_batches < 1) {
+    fail_at(loc, "searcher", "'max_length' is required for adaptive_asha: {batches: N}");
+  }
+  if (sj.contains("bracket_rungs")) {
+    fail_at(loc, "searcher.bracket_rungs", "is not supported; choose the brackets with mode");
+  }
+  if (sj.contains("mode")) {
+    s.mode = read_string(sj["mode"], "searcher.mode", loc);
+    static const std::vector<std::string_view> kModes = {"aggressive", "standard", "conservative"};
+    if (std::find(kModes.begin(), kModes.end(), s.mode) == kModes.end()) {
+      fail_at(loc, "searcher.mode",
+              str("'", s.mode, "' is not one of aggressive, standard, conservative"));
+    }
+  }
+  if (sj.contains("divisor")) {
+    s.divisor = read_int(sj["divisor"], "searcher.divisor", loc);
+    if (s.divisor < 2) fail_at(loc, "searcher.divisor", "must be >= 2");
+  }
+  if (sj.contains("max_rungs")) {
+    s.max_rungs = read_int(sj["max_rungs"], "searcher.max_rungs", loc);
+    if (s.max_rungs < 1) fail_at(loc, "searcher.max_rungs", "must be >= 1");
+  }
+  if (sj.contains("stop_once")) s.stop_once = read_bool(sj["stop_once"], "searcher.stop_once", loc);
+}
+
 Searcher searcher_parse(const json& root, const Locator& loc, std::vector<std::string>& notices) {
   Searcher s;
   if (!root.contains("searcher")) return s;
   const json& sj = read_map(root["searcher"], "searcher", loc);
   if (!sj.contains("name")) fail_at(loc, "searcher", "'name' is required: single, grid or random");
   s.name = read_string(sj["name"], "searcher.name", loc);
-  static const std::vector<std::string_view> kNames = {"single", "grid", "random"};
+  static const std::vector<std::string_view> kNames = {"single", "grid", "random", "adaptive_asha"};
   static const std::vector<std::string_view> kDetermined = {
-      "adaptive_asha", "adaptive", "adaptive_simple", "async_halving",
-      "sync_halving",  "pbt",      "custom"};
+      "adaptive", "adaptive_simple", "async_halving", "sync_halving", "pbt", "custom"};
   if (std::find(kDetermined.begin(), kDetermined.end(), s.name) != kDetermined.end()) {
-    fail_at(loc, "searcher.name", str(s.name, " is not supported; use grid or random"));
+    fail_at(loc, "searcher.name",
+            str(s.name, " is not supported; use adaptive_asha, grid or random"));
   }
   if (std::find(kNames.begin(), kNames.end(), s.name) == kNames.end()) {
     const std::string near = key_closest(s.name, kNames);
     fail_at(loc, "searcher.name",
-            str("unknown searcher '", s.name, "' (single, grid or random)",
+            str("unknown searcher '", s.name, "' (single, grid, random or adaptive_asha)",
                 near.empty() ? "" : str("; did you mean '", near, "'?")));
   }
   check_keys(sj, "searcher", kSearcherKeys, loc);
@@ -169,8 +211,8 @@ Searcher searcher_parse(const json& root, const Locator& loc, std::vector<std::s
   if (sj.contains("max_trials")) {
     s.max_trials = read_int(sj["max_trials"], "searcher.max_trials", loc);
     if (s.max_trials < 1) fail_at(loc, "searcher.max_trials", "must be >= 1");
-  } else if (s.name == "random") {
-    fail_at(loc, "searcher", "'max_trials' is required for the random searcher");
+  } else if (s.name == "random" || s.name == "adaptive_asha") {
+    fail_at(loc, "searcher", str("'max_trials' is required for the ", s.name, " searcher"));
   }
   if (sj.contains("max_concurrent_trials")) {
     s.max_concurrent_trials =
@@ -183,6 +225,7 @@ Searcher searcher_parse(const json& root, const Locator& loc, std::vector<std::s
                             "supported; ignored"));
     }
   }
+  asha_parse(sj, loc, s);
   return s;
 }
 
@@ -239,8 +282,9 @@ CheckpointStorage storage_parse(const json& root, const Locator& loc,
   return c;
 }
 
-// Keys Determined accepts that change nothing here, checked for shape only.
-void others_check(const json& root, const Locator& loc) {
+// Keys Determined accepts that change nothing here, checked for shape only, and
+// reproducibility.experiment_seed, returned (0 when not given).
+int64_t others_check(const json& root, const Locator& loc) {
   for (const char* k : {"min_validation_period", "min_checkpoint_period"}) {
     if (root.contains(k) && !root[k].is_null()) length_read(root[k], k, loc);
   }
@@ -257,9 +301,10 @@ void others_check(const json& root, const Locator& loc) {
     const json& r = read_map(root["reproducibility"], "reproducibility", loc);
     check_keys(r, "reproducibility", {"experiment_seed"}, loc);
     if (r.contains("experiment_seed")) {
-      read_int(r["experiment_seed"], "reproducibility.experiment_seed", loc);
+      return read_int(r["experiment_seed"], "reproducibility.experiment_seed", loc);
     }
   }
+  return 0;
 }
 
 // Keys valid one level down, suggested for a top-level key that belongs there ("model:").
@@ -328,7 +373,7 @@ ExperimentConfig experiment_parse(const std::string& yaml, const std::string& pa
   e.slots_per_trial = resources_parse(root, loc, e.notices);
   e.searcher = searcher_parse(root, loc, e.notices);
   e.checkpoint_storage = storage_parse(root, loc, e.notices);
-  others_check(root, loc);
+  e.experiment_seed = others_check(root, loc);
 
   if (!root.contains("hyperparameters")) {
     throw Error(str(label, ": 'hyperparameters' is required (at least hyperparameters.model)"));

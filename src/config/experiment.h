@@ -72,12 +72,17 @@ struct TrialConfig {
 };
 
 struct Searcher {
-  std::string name = "single";  // single, grid, random
+  std::string name = "single";  // single, grid, random, adaptive_asha
   std::string metric = "eval_loss";
   bool smaller_is_better = true;   // Determined's default
   int64_t max_length_batches = 0;  // searcher.max_length in batches (optimizer steps); 0: unset
-  int64_t max_trials = 1;          // random
+  int64_t max_trials = 1;          // random, adaptive_asha
   int64_t max_concurrent_trials = 16;
+  // adaptive_asha (Determined's defaults): the brackets' shape (experiment/asha.h)
+  std::string mode = "standard";  // aggressive, standard, conservative
+  int64_t divisor = 4;            // rungs are max_length / divisor^k; the top 1/divisor go on
+  int64_t max_rungs = 5;
+  bool stop_once = false;  // decide each trial once at a rung, rather than let it wait
 };
 
 struct CheckpointStorage {
@@ -105,6 +110,7 @@ struct ExperimentConfig {
   Searcher searcher;
   int64_t slots_per_trial = 1;  // resources.slots_per_trial
   int64_t max_restarts = 5;     // Determined's default
+  int64_t experiment_seed = 0;  // reproducibility.experiment_seed: the random draws of a search
   CheckpointStorage checkpoint_storage;
   // one line per key accepted and ignored (cluster-only settings, TrainingArguments without
   // effect here) and per setting Determined would log about (max_length vs max_steps)
@@ -125,8 +131,9 @@ ExperimentConfig experiment_parse(const std::string& yaml, const std::string& pa
                                   const std::vector<std::string>& overrides = {});
 
 // The hyperparameter sets the searcher runs: single -> one; grid -> the product of every
-// categorical `vals` and every int/double/log `count` axis (in key order); random ->
-// searcher.max_trials samples drawn with Philox from `seed`. Each is fully concrete.
+// categorical `vals` and every int/double/log `count` axis (in key order); random and
+// adaptive_asha -> searcher.max_trials samples drawn with Philox from `seed`. Each is fully
+// concrete.
 std::vector<nlohmann::json> search_points(const ExperimentConfig& experiment, uint64_t seed);
 
 // Checks one concrete hyperparameter set and builds the trial's settings; a DeepSpeed file is

@@ -162,7 +162,7 @@ std::vector<json> search_points(const ExperimentConfig& experiment, uint64_t see
       }
       points.push_back(std::move(point));
     }
-  } else if (name == "random") {
+  } else if (name == "random" || name == "adaptive_asha") {
     for (int64_t t = 0; t < experiment.searcher.max_trials; ++t) {
       const PhiloxStream rng(seed, static_cast<uint64_t>(t));
       uint64_t word = 0;
@@ -172,7 +172,7 @@ std::vector<json> search_points(const ExperimentConfig& experiment, uint64_t see
     }
   } else {
     throw Error(str(loc.at("searcher.name"), ": searcher.name: unknown searcher '", name,
-                    "' (single, grid or random)"));
+                    "' (single, grid, random or adaptive_asha)"));
   }
   return points;
 }

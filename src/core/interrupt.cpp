@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 
 namespace llmtune {
@@ -9,7 +10,10 @@ namespace llmtune {
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;  // the first signal, or 0
-volatile std::sig_atomic_t g_child = 0;   // the pid signals go to, or 0
+// The pids signals go to (0: a free slot); lock-free atomics, so the handler may read them.
+constexpr int kMaxChildren = 64;
+std::atomic<pid_t> g_children[kMaxChildren];
+static_assert(std::atomic<pid_t>::is_always_lock_free);
 bool g_installed = false;
 
 void say(const char* text) {
@@ -23,10 +27,15 @@ void say(const char* text) {
 void on_signal(int sig) {
   const bool first = g_signal == 0;
   if (first) g_signal = sig;
-  if (g_child > 0) {
-    ::kill(static_cast<pid_t>(g_child), sig);
-    return;
+  bool forwarded = false;
+  for (std::atomic<pid_t>& child : g_children) {
+    const pid_t pid = child.load();
+    if (pid > 0) {
+      ::kill(pid, sig);
+      forwarded = true;
+    }
   }
+  if (forwarded) return;
   if (!first) {
     say("\nsecond signal: exiting now; every checkpoint on disk is complete\n");
     ::_exit(128 + sig);
@@ -53,7 +62,22 @@ int interrupt_requested() {
 }
 
 void interrupt_forward_to(pid_t child) {
-  g_child = child;
+  for (std::atomic<pid_t>& c : g_children) c.store(0);
+  if (child > 0) interrupt_forward_add(child);
+}
+
+void interrupt_forward_add(pid_t child) {
+  for (std::atomic<pid_t>& c : g_children) {
+    pid_t free = 0;
+    if (c.compare_exchange_strong(free, child)) return;
+  }
+}
+
+void interrupt_forward_remove(pid_t child) {
+  for (std::atomic<pid_t>& c : g_children) {
+    pid_t mine = child;
+    if (c.compare_exchange_strong(mine, 0)) return;
+  }
 }
 
 }  // namespace llmtune

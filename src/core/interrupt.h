@@ -20,5 +20,9 @@ int interrupt_requested();
 // While `child` > 0, signals are forwarded to it rather than handled here (the first one is
 // still recorded, so the launcher knows to stop launching). 0 ends the forwarding.
 void interrupt_forward_to(pid_t child);
+// The same for several children at once (trials run in parallel): each signal goes to every
+// child added and not yet removed (at most 64).
+void interrupt_forward_add(pid_t child);
+void interrupt_forward_remove(pid_t child);
 
 }  // namespace llmtune

@@ -4,14 +4,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <deque>
+#include <exception>
 #include <filesystem>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "core/error.h"
 #include "core/files.h"
 #include "core/interrupt.h"
+#include "experiment/asha.h"
 #include "experiment/trial.h"
 #include "experiment/trial_log.h"
 #include "parallel/communicator.h"
@@ -60,8 +66,17 @@ PreparedExperiment prepare_experiment(const std::string& config_path,
   PreparedExperiment p;
   p.config = config::experiment_load(config_path, sets);
   for (const std::string& n : p.config.notices) std::fprintf(stderr, "notice: %s\n", n.c_str());
-  const std::vector<json> points = config::search_points(p.config, 0);
-  for (const json& point : points) config::trial_config(p.config, point, p.config.slots_per_trial);
+  const std::vector<json> points = config::search_points(p.config, p.config.experiment_seed);
+  for (const json& point : points) {
+    const config::TrialConfig t = config::trial_config(p.config, point, p.config.slots_per_trial);
+    const int64_t length = p.config.searcher.max_length_batches;
+    if (p.config.searcher.name == "adaptive_asha" && t.training_args.max_steps != length) {
+      throw Error(str(config_path, ": hyperparameters.training_args.max_steps (",
+                      t.training_args.max_steps, ") must equal searcher.max_length (", length,
+                      " batches) for adaptive_asha, whose rungs are fractions of it; drop ",
+                      "max_steps or make them equal"));
+    }
+  }
   auto store = track::Store::open(track::store_path(runs));
   p.id = store->create_experiment(p.config.name, p.config.description, stored_config(p.config),
                                   p.config.searcher.metric, p.config.searcher.smaller_is_better);
@@ -80,9 +95,10 @@ void finish_experiment(const std::string& runs, int64_t id, bool failed) {
 
 namespace {
 
-// A signal stopped the experiment: its unfinished trials (one stopped at a checkpoint, or
-// killed by a second signal, and the ones not started) are PAUSED, and so is the experiment.
-void pause_experiment(const std::string& runs, int64_t id) {
+// A signal or `experiment pause` stopped the experiment: its unfinished trials (one stopped at
+// a checkpoint, or killed by a second signal, and the ones not started) are PAUSED, and so is
+// the experiment.
+void pause_experiment(const std::string& runs, int64_t id, const std::string& by) {
   auto store = track::Store::open(track::store_path(runs));
   std::string resume;
   for (const track::TrialRow& t : store->trials(id)) {
@@ -91,15 +107,40 @@ void pause_experiment(const std::string& runs, int64_t id) {
     resume += str("  llmtune train --trial ", t.id, " --runs ", runs, "\n");
   }
   store->set_experiment_state(id, "PAUSED");
-  std::fprintf(stderr, "experiment %lld paused by a signal; its trials continue with\n%s",
-               static_cast<long long>(id), resume.c_str());
+  store->set_experiment_request(id, "");
+  std::fprintf(stderr,
+               "experiment %lld paused by %s; `llmtune experiment activate %lld --runs %s` "
+               "continues it, or each trial with\n%s",
+               static_cast<long long>(id), by.c_str(), static_cast<long long>(id), runs.c_str(),
+               resume.c_str());
+}
+
+// `experiment kill` stopped the experiment: its unfinished trials and itself are CANCELED.
+void cancel_experiment(const std::string& runs, int64_t id) {
+  auto store = track::Store::open(track::store_path(runs));
+  for (const track::TrialRow& t : store->trials(id)) {
+    if (t.state == "ACTIVE" || t.state == "PAUSED") store->set_trial_state(t.id, "CANCELED");
+  }
+  store->set_experiment_state(id, "CANCELED");
+  store->set_experiment_request(id, "");
+  std::fprintf(stderr, "experiment %lld killed (CANCELED)\n", static_cast<long long>(id));
+}
+
+// What `experiment pause|kill` asked of experiment `id` ("" when nothing).
+std::string experiment_request(const std::string& runs, int64_t id) {
+  return track::Store::open(track::store_path(runs))->experiment(id).request;
+}
+
+// The runner starts nothing more: a signal came, or a pause or kill was asked for.
+bool halted(const std::string& runs, int64_t id) {
+  return interrupt_requested() || !experiment_request(runs, id).empty();
 }
 
 // Runs `llmtune train --trial ID` as a child, under `mpirun -np SLOTS` when the trial has
 // several slots (LLMTUNE_MPIRUN names another launcher, LLMTUNE_MPIRUN_ARGS adds arguments such
 // as --hostfile), its output copied into `log`; returns its exit status (128 + signal if killed).
-int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slots,
-              const std::string& log) {
+int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slots, int64_t until,
+              int threads, const std::string& log) {
   std::error_code ec;
   const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
   if (ec) throw Error("cannot find this program's own path (/proc/self/exe)");
@@ -118,6 +159,10 @@ int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slo
                                std::string("--trial"), std::to_string(trial_id)})
     argv.push_back(a);
   if (quiet) argv.push_back("--quiet");
+  if (until > 0) {
+    argv.push_back("--until");
+    argv.push_back(std::to_string(until));
+  }
   std::vector<char*> cargv;
   for (std::string& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
@@ -129,22 +174,188 @@ int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slo
   posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = 0;
   TrialLog output(log);
-  const int spawned =
-      posix_spawnp(&pid, cargv[0], output.actions(), &attr, cargv.data(), output.environment());
+  const int spawned = posix_spawnp(&pid, cargv[0], output.actions(), &attr, cargv.data(),
+                                   output.environment(threads));
   posix_spawnattr_destroy(&attr);
   if (spawned != 0) {
     throw Error(slots > 1 ? str("cannot start ", argv[0], " for a trial with ", slots,
                                 " slots: install Open MPI (openmpi-bin) or set LLMTUNE_MPIRUN")
                           : str("cannot start a trial process (", self, ")"));
   }
-  interrupt_forward_to(pid);
+  interrupt_forward_add(pid);
   output.copy_until_closed();
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
   }
-  interrupt_forward_to(0);
+  interrupt_forward_remove(pid);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+namespace {
+
+// Runs trial `trial` (to step `until` when > 0; on `threads` cores when > 0), restarting it from
+// its last checkpoint when it dies, up to max_restarts times; false when it failed for good.
+bool run_with_restarts(const std::string& runs, const PreparedExperiment& ex, int64_t trial,
+                       bool quiet, int64_t until, int threads = 0) {
+  for (int64_t restarts = 0;;) {
+    const std::string log = trial_dir(runs, ex.config.name, ex.id, trial) + "/trial.log";
+    const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial, until, threads, log);
+    if (code == 0 || halted(runs, ex.id)) return true;
+    if (code == 2 || restarts >= ex.config.max_restarts) {  // bad input: a restart cannot help
+      trial_log_note(log, str("trial ", trial, " failed (exit ", code, ") after ", restarts,
+                              " restart(s); max_restarts is ", ex.config.max_restarts));
+      return false;
+    }
+    ++restarts;
+    track::Store::open(track::store_path(runs))->add_trial_restart(trial);
+    trial_log_note(log, str("trial ", trial, " died (exit ", code, "); restart ", restarts, " of ",
+                            ex.config.max_restarts, " from its last checkpoint"));
+  }
+}
+
+AshaSettings asha_settings(const config::ExperimentConfig& c) {
+  AshaSettings s;
+  s.max_trials = c.searcher.max_trials;
+  s.max_length = c.searcher.max_length_batches;
+  s.mode = c.searcher.mode;
+  s.divisor = c.searcher.divisor;
+  s.max_rungs = c.searcher.max_rungs;
+  s.stop_once = c.searcher.stop_once;
+  s.smaller_is_better = c.searcher.smaller_is_better;
+  return s;
+}
+
+// The searcher metric trial `trial` reported on the validation split at `step`.
+double rung_metric(track::Store& store, int64_t trial, int64_t step, const std::string& metric) {
+  for (const track::MetricRow& r : store.metrics(trial, "validation")) {
+    if (r.step == step && r.metrics.contains(metric) && r.metrics[metric].is_number())
+      return r.metrics[metric].get<double>();
+  }
+  throw Error(str("trial ", trial, " reported no ", metric, " at step ", step,
+                  ": adaptive_asha compares trials by searcher.metric on the validation split; "
+                  "give the dataset a validation split"));
+}
+
+// A trial the searcher ends early: COMPLETED, as Determined marks it, "stopped" at its rung.
+void asha_stop(track::Store& store, int64_t trial) {
+  store.set_trial_searcher(trial, store.trial(trial).rung, "stopped");
+  store.set_trial_state(trial, "COMPLETED");
+}
+
+// adaptive_asha with the trials run one at a time: each trial runs to its bracket's first rung
+// and pauses there with a checkpoint; its metric goes to asha_promote, and a promoted trial
+// continues from its checkpoint to the next rung before any new trial starts. A trial not
+// promoted waits (PAUSED) for a promotion that more results may bring; when the search has no
+// more work it is stopped. Returns false when a trial failed for good.
+bool run_asha(const std::string& runs, const PreparedExperiment& ex, bool quiet) {
+  const AshaSettings s = asha_settings(ex.config);
+  const std::vector<AshaBracket> brackets = asha_brackets(s);
+  std::vector<std::vector<AshaRung>> rungs;
+  for (const AshaBracket& b : brackets) rungs.emplace_back(b.rung_lengths.size());
+  struct Work {
+    int64_t trial, bracket, rung;
+  };
+  std::deque<Work> queue;
+  for (size_t i = 0; i < ex.trial_ids.size(); ++i)
+    queue.push_back({ex.trial_ids[i], asha_bracket_of(brackets, static_cast<int64_t>(i)), 0});
+  bool ok = true;
+  while (!queue.empty() && !halted(runs, ex.id)) {
+    const Work w = queue.front();
+    queue.pop_front();
+    const std::vector<int64_t>& lengths = brackets[w.bracket].rung_lengths;
+    const bool last = w.rung + 1 == static_cast<int64_t>(lengths.size());
+    const bool ran = run_with_restarts(runs, ex, w.trial, quiet, last ? 0 : lengths[w.rung]);
+    ok = ok && ran;
+    if (!ran || halted(runs, ex.id)) continue;
+    auto store = track::Store::open(track::store_path(runs));
+    store->set_trial_searcher(w.trial, w.rung, last ? "completed" : "");
+    if (last) continue;
+    const double metric = rung_metric(*store, w.trial, lengths[w.rung], ex.config.searcher.metric);
+    const std::vector<int64_t> promoted =
+        asha_promote(rungs[w.bracket][w.rung], w.trial, metric, s);
+    for (auto p = promoted.rbegin(); p != promoted.rend(); ++p) {
+      store->set_trial_searcher(*p, w.rung, "promoted");
+      queue.push_front({*p, w.bracket, w.rung + 1});
+    }
+    if (s.stop_once && std::find(promoted.begin(), promoted.end(), w.trial) == promoted.end())
+      asha_stop(*store, w.trial);
+  }
+  if (halted(runs, ex.id)) return ok;
+  auto store = track::Store::open(track::store_path(runs));
+  for (const track::TrialRow& t : store->trials(ex.id)) {
+    if (t.state == "PAUSED") asha_stop(*store, t.id);
+  }
+  return ok;
+}
+
+// How many trials run at once: searcher.max_concurrent_trials when the config writes it (0: all),
+// else 1. (Determined's default of 16 would oversubscribe a CPU machine: each trial already
+// uses every core.)
+size_t concurrency(const PreparedExperiment& ex) {
+  const json& searcher = ex.config.raw.contains("searcher") ? ex.config.raw["searcher"] : json();
+  if (!searcher.is_object() || !searcher.contains("max_concurrent_trials")) return 1;
+  const size_t n = static_cast<size_t>(ex.config.searcher.max_concurrent_trials);
+  return std::max<size_t>(1, std::min(n == 0 ? ex.trial_ids.size() : n, ex.trial_ids.size()));
+}
+
+// Runs the trials `n` at a time as parallel child processes, the machine's cores split between
+// them (OMP_NUM_THREADS); false when one failed for good.
+bool run_parallel(const std::string& runs, const PreparedExperiment& ex, bool quiet, size_t n) {
+  const int threads =
+      std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / static_cast<int>(n));
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  std::vector<std::thread> pool;
+  for (size_t i = 0; i < n; ++i) {
+    pool.emplace_back([&] {
+      try {
+        for (size_t k; (k = next++) < ex.trial_ids.size() && !halted(runs, ex.id);) {
+          if (!run_with_restarts(runs, ex, ex.trial_ids[k], quiet, 0, threads)) failed = true;
+        }
+      } catch (...) {
+        const std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  return !failed;
+}
+
+// Runs the experiment's trials (adaptive_asha's way, or one after another), then ends it:
+// PAUSED after a signal or `experiment pause`, CANCELED after `experiment kill`, else COMPLETED
+// or ERROR.
+int64_t run_trials(const std::string& runs, const PreparedExperiment& ex, bool quiet) {
+  bool failed = false;
+  interrupt_install();
+  if (ex.config.searcher.name == "adaptive_asha") {
+    failed = !run_asha(runs, ex, quiet);
+  } else if (concurrency(ex) > 1) {
+    failed = !run_parallel(runs, ex, quiet, concurrency(ex));
+  } else {
+    for (int64_t trial : ex.trial_ids) {
+      if (halted(runs, ex.id)) break;
+      failed = !run_with_restarts(runs, ex, trial, quiet, 0) || failed;
+    }
+  }
+  const std::string request = experiment_request(runs, ex.id);
+  if (request == "kill") {
+    cancel_experiment(runs, ex.id);
+    return ex.id;
+  }
+  if ((interrupt_requested() || request == "pause") && !failed) {
+    pause_experiment(runs, ex.id, request.empty() ? "a signal" : "experiment pause");
+    return ex.id;
+  }
+  finish_experiment(runs, ex.id, failed);
+  if (failed) throw Error(str("experiment ", ex.id, " has failed trials; see above"));
+  return ex.id;
 }
 
 }  // namespace
@@ -155,33 +366,48 @@ int64_t run_experiment(const std::string& config_path, const std::vector<std::st
   std::printf("experiment %lld \"%s\": %zu trial(s), store %s\n", static_cast<long long>(ex.id),
               ex.config.name.c_str(), ex.trial_ids.size(), track::store_path(runs).c_str());
   std::fflush(stdout);
-  bool failed = false;
-  interrupt_install();
-  for (int64_t trial : ex.trial_ids) {
-    if (interrupt_requested()) break;
-    for (int64_t restarts = 0;;) {
-      const std::string log = trial_dir(runs, ex.config.name, ex.id, trial) + "/trial.log";
-      const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial, log);
-      if (code == 0 || interrupt_requested()) break;
-      if (code == 2 || restarts >= ex.config.max_restarts) {  // bad input: a restart cannot help
-        trial_log_note(log, str("trial ", trial, " failed (exit ", code, ") after ", restarts,
-                                " restart(s); max_restarts is ", ex.config.max_restarts));
-        failed = true;
-        break;
-      }
-      ++restarts;
-      track::Store::open(track::store_path(runs))->add_trial_restart(trial);
-      trial_log_note(log, str("trial ", trial, " died (exit ", code, "); restart ", restarts,
-                              " of ", ex.config.max_restarts, " from its last checkpoint"));
+  return run_trials(runs, ex, quiet);
+}
+
+void activate_experiment(const std::string& runs, int64_t id, bool quiet) {
+  PreparedExperiment ex;
+  {
+    auto store = track::Store::open(track::store_path(runs));
+    const track::ExperimentRow row = store->experiment(id);
+    if (row.state != "PAUSED") {
+      throw Error(str("experiment ", id, " is ", row.state, "; only a PAUSED one is activated"));
     }
+    ex.id = id;
+    ex.config = config_of(row);
+    if (ex.config.searcher.name == "adaptive_asha") {
+      throw Error(str("experiment ", id, " is an adaptive_asha search, which cannot be ",
+                      "continued yet; continue its trials with llmtune train --trial ID"));
+    }
+    for (const track::TrialRow& t : store->trials(id)) {
+      if (t.state == "PAUSED" || t.state == "ACTIVE") ex.trial_ids.push_back(t.id);
+    }
+    store->set_experiment_request(id, "");
+    store->set_experiment_state(id, "ACTIVE");
   }
-  if (interrupt_requested() && !failed) {
-    pause_experiment(runs, ex.id);
-    return ex.id;
+  std::printf("experiment %lld \"%s\": continuing %zu trial(s)\n", static_cast<long long>(id),
+              ex.config.name.c_str(), ex.trial_ids.size());
+  std::fflush(stdout);
+  run_trials(runs, ex, quiet);
+}
+
+void request_experiment(const std::string& runs, int64_t id, const std::string& request) {
+  auto store = track::Store::open(track::store_path(runs));
+  const track::ExperimentRow row = store->experiment(id);
+  if (request == "kill" && row.state == "PAUSED") {  // no runner: cancel it here
+    store.reset();
+    cancel_experiment(runs, id);
+    return;
   }
-  finish_experiment(runs, ex.id, failed);
-  if (failed) throw Error(str("experiment ", ex.id, " has failed trials; see above"));
-  return ex.id;
+  if (row.state != "ACTIVE") {
+    throw Error(str("experiment ", id, " is ", row.state, "; only an ACTIVE one is ",
+                    request == "kill" ? "killed (or a PAUSED one)" : "paused"));
+  }
+  store->set_experiment_request(id, request);
 }
 
 int64_t train_trial(const TrainRequest& a) {
@@ -205,7 +431,8 @@ int64_t train_trial(const TrainRequest& a) {
       trial_id = p.trial_ids[0];
     } else {  // the same checks, so that a bad config stops every rank alike
       const config::ExperimentConfig c = config::experiment_load(a.config, a.sets);
-      for (const json& point : config::search_points(c, 0)) config::trial_config(c, point, world);
+      for (const json& point : config::search_points(c, c.experiment_seed))
+        config::trial_config(c, point, world);
     }
     trial_id = parallel::broadcast_value(*comm, trial_id, 0);
   } else if (!a.config.empty()) {
@@ -237,6 +464,7 @@ int64_t train_trial(const TrainRequest& a) {
   run.cache_dir = (fs::absolute(a.runs) / "datasets").string();
   run.progress = !a.quiet && main;
   run.stop_after_step = a.stop_after;
+  run.pause_at = a.until;
   run.resume_from = a.resume;
   // The experiment's start time tells this store's experiment from one of another store.
   run.owner = {
@@ -251,6 +479,13 @@ int64_t train_trial(const TrainRequest& a) {
     throw;
   }
   if (!main) return trial_id;
+  if (out.result.preempted && !interrupt_requested()) {
+    const bool rung = a.until > 0 && out.result.steps == a.until;
+    std::printf("trial %lld paused at step %lld (%s), checkpoint %s\n",
+                static_cast<long long>(trial_id), static_cast<long long>(out.result.steps),
+                rung ? "--until" : "experiment pause", out.final_checkpoint.c_str());
+    return trial_id;
+  }
   if (out.result.preempted) {
     std::printf(
         "trial %lld paused by a signal at step %lld, checkpoint %s; continue with "

@@ -107,6 +107,21 @@ std::function<bool(int64_t)> stop_hook(const TrialRun& run) {
   };
 }
 
+// `experiment pause` asks for a checkpoint and a stop, as a signal does; `experiment kill` for
+// an exit at once, without one (rank 0 asks the store; the others follow it, as under mpirun).
+bool asked_to_stop(const TrialRun& run) {
+  if (run.store == nullptr) return false;
+  const std::string request = run.store->experiment(run.experiment_id).request;
+  if (request == "kill") {
+    run.store->set_trial_state(run.trial_id, "CANCELED");
+    std::fprintf(stderr, "trial %lld: killed (experiment kill); exiting without a checkpoint\n",
+                 static_cast<long long>(run.trial_id));
+    std::fflush(nullptr);
+    std::_Exit(128 + SIGTERM);
+  }
+  return request == "pause";
+}
+
 // Continues from the trial's latest checkpoint, or from --resume when it has none: after
 // checking that a checkpoint found in the trial directory belongs to this trial.
 void resume(train::Trainer& trainer, const TrialRun& run, track::StoreSink* store_sink) {
@@ -197,6 +212,7 @@ TrialOutcome run_trial_body(const TrialRun& run) {
   o.output_dir = run.directory;
   o.owner = run.owner;
   o.files = text::tokenizer_files(data.tokenizer_dir);
+  o.pause_at = run.pause_at;
 
   train::TrainerHooks hooks;
   if (!data.valid.empty()) {
@@ -225,7 +241,7 @@ TrialOutcome run_trial_body(const TrialRun& run) {
     store_sink->write([kept, row](track::Store& s) { checkpoint_record(s, kept, row); });
   };
   hooks.stop_after = stop_hook(run);
-  hooks.preempt = [] { return interrupt_requested() != 0; };
+  hooks.preempt = [&run] { return interrupt_requested() != 0 || asked_to_stop(run); };
 
   train::Trainer trainer(*model, std::move(data.train), o, hooks);
   if (main) sinks = trial_sinks(run, &store_sink);

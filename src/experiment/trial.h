@@ -41,6 +41,9 @@ struct TrialRun {
   parallel::Communicator* comm = nullptr;
   // Tests: stop after this step as a crash would (0: never).
   int64_t stop_after_step = 0;
+  // A searcher's rung: validate, checkpoint and stop (PAUSED) after this step, the schedule
+  // still set for max_steps (0: train to the end).
+  int64_t pause_at = 0;
 };
 
 struct TrialOutcome {

@@ -52,12 +52,15 @@ TrialLog::~TrialLog() {
   for (int* fd : {&out_[0], &out_[1], &err_[0], &err_[1], &log_}) close_fd(*fd);
 }
 
-char* const* TrialLog::environment() {
+char* const* TrialLog::environment(int omp_threads) {
   env_.clear();
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "LLMTUNE_PROGRESS_TTY=", 21) != 0) env_.emplace_back(*e);
+    if (std::strncmp(*e, "LLMTUNE_PROGRESS_TTY=", 21) == 0) continue;
+    if (omp_threads > 0 && std::strncmp(*e, "OMP_NUM_THREADS=", 16) == 0) continue;
+    env_.emplace_back(*e);
   }
   if (::isatty(STDERR_FILENO)) env_.emplace_back("LLMTUNE_PROGRESS_TTY=1");
+  if (omp_threads > 0) env_.push_back("OMP_NUM_THREADS=" + std::to_string(omp_threads));
   envp_.clear();
   for (std::string& e : env_) envp_.push_back(e.data());
   envp_.push_back(nullptr);

@@ -21,8 +21,9 @@ class TrialLog {
   // For posix_spawn: the child's stdout and stderr into the pipes.
   const posix_spawn_file_actions_t* actions() const { return &actions_; }
   // The child's environment: this one, plus LLMTUNE_PROGRESS_TTY=1 when stderr is a terminal
-  // (the child's progress bar then still redraws in place, though it writes to a pipe).
-  char* const* environment();
+  // (the child's progress bar then still redraws in place, though it writes to a pipe), and
+  // OMP_NUM_THREADS=omp_threads when that is > 0 (trials that share the machine's cores).
+  char* const* environment(int omp_threads = 0);
   // After the spawn: copies the child's output to this process's stdout and stderr and to the
   // log until the child (and any process it started) closes them.
   void copy_until_closed();

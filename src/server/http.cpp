@@ -74,7 +74,7 @@ json Dashboard::Impl::experiments() {
   for (const track::ExperimentRow& e : store->experiments()) {
     std::string version = str(e.state, " ", e.end_time);
     for (const track::TrialRow& t : store->trials(e.id))
-      version += str(" ", t.id, t.state, t.steps_completed, "/", t.restarts);
+      version += str(" ", t.id, t.state, t.steps_completed, "/", t.restarts, t.searcher_state);
     auto& [seen, summary] = summaries[e.id];
     if (seen != version || e.state == "ACTIVE") {
       summary = experiment_summary(*store, e);

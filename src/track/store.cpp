@@ -22,7 +22,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr int kSchemaVersion = 1;           // PRAGMA user_version of the schema below
+// PRAGMA user_version of the schema below. Version 1 lacked trials.rung and
+// trials.searcher_state, versions 1 and 2 experiments.archived and experiments.request: a writer
+// adds them (migrate_schema); a reader of an older store reads them as 0 and "".
+constexpr int kSchemaVersion = 3;
 constexpr int kApplicationId = 0x4C4C5452;  // PRAGMA application_id: "LLTR"
 constexpr int kBusyTimeoutMs = 10000;       // how long a writer waits for another's lock
 
@@ -43,7 +46,9 @@ CREATE TABLE experiments (
   searcher_metric TEXT NOT NULL,
   smaller_is_better INTEGER NOT NULL,
   start_time REAL NOT NULL,
-  end_time REAL NOT NULL DEFAULT 0);
+  end_time REAL NOT NULL DEFAULT 0,
+  archived INTEGER NOT NULL DEFAULT 0,
+  request TEXT NOT NULL DEFAULT '');
 CREATE TABLE trials (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   experiment_id INTEGER NOT NULL REFERENCES experiments(id),
@@ -53,7 +58,9 @@ CREATE TABLE trials (
   steps_completed INTEGER NOT NULL DEFAULT 0,
   start_time REAL NOT NULL,
   end_time REAL NOT NULL DEFAULT 0,
-  directory TEXT NOT NULL);
+  directory TEXT NOT NULL,
+  rung INTEGER NOT NULL DEFAULT 0,
+  searcher_state TEXT NOT NULL DEFAULT '');
 CREATE INDEX trials_experiment ON trials(experiment_id);
 CREATE TABLE metrics (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -176,9 +183,34 @@ void set_run_state(sqlite3* db, const std::string& path, const char* table, cons
   if (sqlite3_changes(db) == 0) throw Error(str("no ", noun, " ", id, " in ", path));
 }
 
-// Creates the schema in an empty database, or checks that an existing one is ours. Anything
-// else (another application's database, a newer llmtune's) is refused before it is modified.
-void ensure_schema(sqlite3* db, const std::string& path, bool create) {
+// Brings a version-1 store to the current version, in one transaction (another writer may have
+// done it meanwhile).
+void migrate_schema(sqlite3* db, const std::string& path) {
+  exec(db, path, "BEGIN IMMEDIATE");
+  try {
+    const int64_t version = pragma_int(db, path, "PRAGMA user_version");
+    if (version == 1) {
+      exec(db, path,
+           "ALTER TABLE trials ADD COLUMN rung INTEGER NOT NULL DEFAULT 0; "
+           "ALTER TABLE trials ADD COLUMN searcher_state TEXT NOT NULL DEFAULT ''");
+    }
+    if (version >= 1 && version <= 2) {
+      exec(db, path,
+           "ALTER TABLE experiments ADD COLUMN archived INTEGER NOT NULL DEFAULT 0; "
+           "ALTER TABLE experiments ADD COLUMN request TEXT NOT NULL DEFAULT ''");
+    }
+    exec(db, path, str("PRAGMA user_version = ", kSchemaVersion).c_str());
+    exec(db, path, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+// Creates the schema in an empty database, or checks that an existing one is ours, migrating an
+// older version when writing. Anything else (another application's database, a newer llmtune's)
+// is refused before it is modified. Returns the schema version now in the file.
+int ensure_schema(sqlite3* db, const std::string& path, bool create) {
   const auto inspect = [&] {
     Statement s(db, path, "SELECT count(*) FROM sqlite_master");
     s.step();
@@ -218,16 +250,25 @@ void ensure_schema(sqlite3* db, const std::string& path, bool create) {
                     " schema objects, application_id ", found[2],
                     "); give the path of a store, or of a file to create"));
   }
-  if (found[1] != kSchemaVersion) {
+  if (found[1] < 1 || found[1] > kSchemaVersion) {
     throw Error(str(path, " has experiment-store schema version ", found[1],
-                    "; this llmtune reads ", "version ", kSchemaVersion,
+                    "; this llmtune reads ", "versions 1 to ", kSchemaVersion,
                     found[1] > kSchemaVersion ? ": use the llmtune that wrote it" : ""));
   }
+  if (found[1] < kSchemaVersion && create) {
+    migrate_schema(db, path);
+    return kSchemaVersion;
+  }
+  return static_cast<int>(found[1]);
 }
 
-constexpr const char* kExperimentColumns =
-    "id, name, description, state, config, searcher_metric, smaller_is_better, start_time, "
-    "end_time";
+// A store before version 3 has no archived or request: they read as 0 and ''.
+std::string experiment_columns(int version) {
+  return str(
+      "id, name, description, state, config, searcher_metric, smaller_is_better, start_time, "
+      "end_time, ",
+      version >= 3 ? "archived, request" : "0, ''");
+}
 
 ExperimentRow experiment_from(const Statement& s) {
   ExperimentRow r;
@@ -240,12 +281,18 @@ ExperimentRow experiment_from(const Statement& s) {
   r.smaller_is_better = s.int64(6) != 0;
   r.start_time = s.real(7);
   r.end_time = s.real(8);
+  r.archived = s.int64(9) != 0;
+  r.request = s.text(10);
   return r;
 }
 
-constexpr const char* kTrialColumns =
-    "id, experiment_id, state, hyperparameters, restarts, steps_completed, start_time, end_time, "
-    "directory";
+// A version-1 store has no rung or searcher_state: they read as 0 and ''.
+std::string trial_columns(int version) {
+  return str(
+      "id, experiment_id, state, hyperparameters, restarts, steps_completed, start_time, "
+      "end_time, directory, ",
+      version >= 2 ? "rung, searcher_state" : "0, ''");
+}
 
 TrialRow trial_from(const Statement& s) {
   TrialRow r;
@@ -258,6 +305,8 @@ TrialRow trial_from(const Statement& s) {
   r.start_time = s.real(6);
   r.end_time = s.real(7);
   r.directory = s.text(8);
+  r.rung = s.int64(9);
+  r.searcher_state = s.text(10);
   return r;
 }
 
@@ -344,7 +393,7 @@ std::unique_ptr<Store> Store::open(const std::string& path, Access access) {
   std::unique_ptr<Store> store(new Store(db, path));  // closes the handle if a check throws
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, busy_timeout_ms());
-  ensure_schema(db, store->path_, write);
+  store->version_ = ensure_schema(db, store->path_, write);
   if (!write) return store;
   // WAL lets `experiment describe` read while a run writes. With WAL, synchronous=NORMAL still
   // never corrupts the store or tears a transaction; a power loss may drop the last few.
@@ -369,8 +418,21 @@ void Store::set_experiment_state(int64_t id, const std::string& state) {
   set_run_state(db_, path_, "experiments", "experiment", id, state);
 }
 
+void Store::set_experiment_archived(int64_t id, bool archived) {
+  Statement s(db_, path_, "UPDATE experiments SET archived = ? WHERE id = ?");
+  s.bind(int64_t{archived ? 1 : 0}).bind(id).run();
+  if (sqlite3_changes(db_) == 0) throw Error(str("no experiment ", id, " in ", path_));
+}
+
+void Store::set_experiment_request(int64_t id, const std::string& request) {
+  Statement s(db_, path_, "UPDATE experiments SET request = ? WHERE id = ?");
+  s.bind(request).bind(id).run();
+  if (sqlite3_changes(db_) == 0) throw Error(str("no experiment ", id, " in ", path_));
+}
+
 std::vector<ExperimentRow> Store::experiments() {
-  Statement s(db_, path_, str("SELECT ", kExperimentColumns, " FROM experiments ORDER BY id"));
+  Statement s(db_, path_,
+              str("SELECT ", experiment_columns(version_), " FROM experiments ORDER BY id"));
   std::vector<ExperimentRow> out;
   while (s.step()) out.push_back(experiment_from(s));
   return out;
@@ -413,8 +475,9 @@ void Store::add_trial_restart(int64_t id) {
 
 std::vector<TrialRow> Store::trials(int64_t experiment_id) {
   experiment(experiment_id);
-  Statement s(db_, path_,
-              str("SELECT ", kTrialColumns, " FROM trials WHERE experiment_id = ? ORDER BY id"));
+  Statement s(
+      db_, path_,
+      str("SELECT ", trial_columns(version_), " FROM trials WHERE experiment_id = ? ORDER BY id"));
   s.bind(experiment_id);
   std::vector<TrialRow> out;
   while (s.step()) out.push_back(trial_from(s));
@@ -430,6 +493,12 @@ TrialRow Store::trial(int64_t id) {
   return std::move(*t);
 }
 
+void Store::set_trial_searcher(int64_t id, int64_t rung, const std::string& searcher_state) {
+  Statement s(db_, path_, "UPDATE trials SET rung = ?, searcher_state = ? WHERE id = ?");
+  s.bind(rung).bind(searcher_state).bind(id).run();
+  if (sqlite3_changes(db_) == 0) throw Error(str("no trial ", id, " in ", path_));
+}
+
 void Store::set_trial_directory(int64_t id, const std::string& directory) {
   Statement s(db_, path_, "UPDATE trials SET directory = ? WHERE id = ?");
   s.bind(directory).bind(id).run();
@@ -437,13 +506,14 @@ void Store::set_trial_directory(int64_t id, const std::string& directory) {
 }
 
 std::optional<ExperimentRow> Store::find_experiment(int64_t id) {
-  Statement s(db_, path_, str("SELECT ", kExperimentColumns, " FROM experiments WHERE id = ?"));
+  Statement s(db_, path_,
+              str("SELECT ", experiment_columns(version_), " FROM experiments WHERE id = ?"));
   if (!s.bind(id).step()) return std::nullopt;
   return experiment_from(s);
 }
 
 std::optional<TrialRow> Store::find_trial(int64_t id) {
-  Statement s(db_, path_, str("SELECT ", kTrialColumns, " FROM trials WHERE id = ?"));
+  Statement s(db_, path_, str("SELECT ", trial_columns(version_), " FROM trials WHERE id = ?"));
   if (!s.bind(id).step()) return std::nullopt;
   return trial_from(s);
 }

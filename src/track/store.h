@@ -22,6 +22,9 @@ struct ExperimentRow {
   std::string searcher_metric;
   bool smaller_is_better = true;
   double start_time = 0, end_time = 0;  // unix seconds; 0: not ended
+  bool archived = false;                // hidden from `experiment list` unless --all
+  // What `experiment pause|kill` asked of its running trial and runner: "", "pause" or "kill".
+  std::string request;
 };
 
 struct TrialRow {
@@ -32,6 +35,11 @@ struct TrialRow {
   int64_t steps_completed = 0;
   double start_time = 0, end_time = 0;
   std::string directory;  // where its checkpoints and TensorBoard files live
+  // The adaptive searcher's record: the rung the trial last reached (0 = the first) and what
+  // became of it there: "" (none yet, or another searcher), "promoted", "stopped" (not
+  // promoted: ended early) or "completed" (trained to the searcher's max_length).
+  int64_t rung = 0;
+  std::string searcher_state;
 };
 
 struct MetricRow {
@@ -73,6 +81,8 @@ class Store {
                             const nlohmann::json& config, const std::string& searcher_metric,
                             bool smaller_is_better);
   void set_experiment_state(int64_t id, const std::string& state);  // ends it unless ACTIVE
+  void set_experiment_archived(int64_t id, bool archived);
+  void set_experiment_request(int64_t id, const std::string& request);
   std::vector<ExperimentRow> experiments();
   ExperimentRow experiment(int64_t id);  // throws llmtune::Error for an unknown id
 
@@ -83,6 +93,7 @@ class Store {
   void add_trial_restart(int64_t id);
   std::vector<TrialRow> trials(int64_t experiment_id);
   TrialRow trial(int64_t id);
+  void set_trial_searcher(int64_t id, int64_t rung, const std::string& searcher_state);
   // Where a trial's files live (a store written before directories were recorded has "").
   void set_trial_directory(int64_t id, const std::string& directory);
   // The experiment or trial with that id, or nothing (readers that answer "not found").
@@ -117,6 +128,7 @@ class Store {
   Store(sqlite3* db, std::string path);
   sqlite3* db_;
   std::string path_;
+  int version_ = 0;  // the schema version of the file (a read-only store may be older)
 };
 
 }  // namespace llmtune::track

@@ -277,14 +277,15 @@ TrainResult Trainer::train() {
       interval_steps = interval_tokens = 0;
       interval_start = now();
     }
+    const bool pause = !last && options_.pause_at > 0 && step_ == options_.pause_at;
     if (hooks_.evaluate &&
-        (every(step_, options_.eval_steps) || (last && options_.eval_steps > 0))) {
+        (every(step_, options_.eval_steps) || (last && options_.eval_steps > 0) || pause)) {
       eval_metrics = hooks_.evaluate(model_);
       log("validation", eval_metrics);
     }
     const bool saved = every(step_, options_.save_steps) || (last && options_.save_final);
     if (saved) save(eval_metrics);
-    if (!last && preempt_requested()) {
+    if (!last && (pause || preempt_requested())) {
       if (!saved) save(eval_metrics);
       result.preempted = true;
       break;

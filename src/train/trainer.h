@@ -48,6 +48,10 @@ struct TrainerOptions {
   int64_t eval_steps = 0;  // 0: no evaluation during training
   int64_t save_steps = 0;  // 0: only the final checkpoint
   bool save_final = true;
+  // > 0 and < max_steps: after this step, validate, checkpoint and stop as a preemption does (a
+  // searcher's rung); the schedule still runs to max_steps, so a run continued from there trains
+  // as one that never stopped.
+  int64_t pause_at = 0;
   uint64_t seed = 42;  // data order and dropout masks
   bool group_by_length = false;
   int32_t pad_id = 0;
@@ -92,7 +96,7 @@ struct TrainResult {
   int64_t skipped_steps = 0;  // fp16 overflows, over the whole run
   int64_t tokens = 0;         // labelled tokens trained on in this call, by all ranks
   bool stopped = false;       // stop_after asked for it
-  bool preempted = false;     // preempt asked for it; the step's checkpoint is saved
+  bool preempted = false;     // preempt asked for it, or pause_at; the step's checkpoint is saved
 };
 
 class Trainer {

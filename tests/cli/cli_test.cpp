@@ -192,13 +192,16 @@ namespace {
 TEST(CliHelp, EveryVerbHasExamples) {
   for (const char* verb :
        {"tokenize", "data prepare", "data stats", "generate", "eval", "experiment create",
-        "experiment list", "experiment describe", "checkpoint list", "train", "demo"}) {
+        "experiment list", "experiment describe", "experiment pause", "experiment activate",
+        "experiment kill", "experiment archive", "experiment unarchive", "experiment wait",
+        "trial logs", "checkpoint list", "train", "demo"}) {
     const test::CliResult r = test::run_llmtune(std::string(verb) + " --help");
     EXPECT_EQ(r.code, 0) << verb << "\n" << r.output;
     EXPECT_NE(r.output.find("Example"), std::string::npos) << verb << "\n" << r.output;
   }
   const test::CliResult all = test::run_llmtune("--help");
-  for (const char* verb : {"experiment", "checkpoint", "train", "demo", "eval", "generate"}) {
+  for (const char* verb :
+       {"experiment", "checkpoint", "train", "trial", "demo", "eval", "generate"}) {
     EXPECT_NE(all.output.find(verb), std::string::npos) << verb;
   }
 }

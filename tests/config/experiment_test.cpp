@@ -546,9 +546,24 @@ TEST(ExperimentErrors, SearcherProblems) {
   auto parse = [](const std::string& s) {
     return [s] { experiment_parse(kMinimal + "searcher:\n" + s, "e.yaml"); };
   };
+  EXPECT_TRUE(error_with(parse("  name: pbt\n  max_trials: 4\n"),
+                         {"e.yaml:7: searcher.name: pbt is not supported; use adaptive_asha, grid "
+                          "or random"}));
   EXPECT_TRUE(error_with(parse("  name: adaptive_asha\n  max_trials: 4\n  mode: standard\n"),
-                         {"e.yaml:7: searcher.name: adaptive_asha is not supported; use grid or "
-                          "random"}));
+                         {"'max_length' is required for adaptive_asha"}));
+  const std::string asha = "  name: adaptive_asha\n  max_trials: 4\n  max_length: {batches: 8}\n";
+  EXPECT_TRUE(error_with(parse("  name: adaptive_asha\n  max_length: {batches: 8}\n"),
+                         {"'max_trials' is required for the adaptive_asha searcher"}));
+  EXPECT_TRUE(error_with(parse(asha + "  mode: bold\n"),
+                         {"e.yaml:10: searcher.mode", "'bold' is not one of aggressive"}));
+  EXPECT_TRUE(error_with(parse(asha + "  divisor: 1\n"), {"searcher.divisor: must be >= 2"}));
+  EXPECT_TRUE(error_with(parse(asha + "  max_rungs: 0\n"), {"searcher.max_rungs: must be >= 1"}));
+  EXPECT_TRUE(error_with(parse(asha + "  stop_once: often\n"),
+                         {"searcher.stop_once: expected true or false"}));
+  EXPECT_TRUE(error_with(parse(asha + "  bracket_rungs: [3, 2]\n"),
+                         {"searcher.bracket_rungs", "not supported"}));
+  EXPECT_TRUE(error_with(parse("  name: random\n  max_trials: 2\n  divisor: 3\n"),
+                         {"searcher.divisor: applies to the adaptive_asha searcher only"}));
   EXPECT_TRUE(error_with(parse("  name: gird\n"), {"unknown searcher 'gird'", "'grid'"}));
   EXPECT_TRUE(error_with(parse("  metric: eval_loss\n"), {"searcher: 'name' is required"}));
   EXPECT_TRUE(
@@ -561,6 +576,32 @@ TEST(ExperimentErrors, SearcherProblems) {
                          {"did you mean 'batches'?"}));
   EXPECT_TRUE(error_with(parse("  name: single\n  smaller_is_better: maybe\n"),
                          {"searcher.smaller_is_better: expected true or false"}));
+}
+
+TEST(Experiment, AdaptiveAshaSettings) {
+  const ExperimentConfig d = experiment_parse(
+      kMinimal + "searcher:\n  name: adaptive_asha\n  max_trials: 16\n  max_length: 100\n",
+      "e.yaml");
+  EXPECT_EQ(d.searcher.name, "adaptive_asha");
+  EXPECT_EQ(d.searcher.max_length_batches, 100);
+  EXPECT_EQ(d.searcher.mode, "standard");  // Determined's defaults
+  EXPECT_EQ(d.searcher.divisor, 4);
+  EXPECT_EQ(d.searcher.max_rungs, 5);
+  EXPECT_FALSE(d.searcher.stop_once);
+  const ExperimentConfig e = experiment_parse(
+      kMinimal +
+          "searcher:\n  name: adaptive_asha\n  max_trials: 3\n  max_length: {batches: 8}\n"
+          "  mode: aggressive\n  divisor: 2\n  max_rungs: 3\n  stop_once: true\n"
+          "  metric: eval_accuracy\n  smaller_is_better: false\n"
+          "reproducibility:\n  experiment_seed: 5\n",
+      "e.yaml");
+  EXPECT_EQ(e.searcher.mode, "aggressive");
+  EXPECT_EQ(e.searcher.divisor, 2);
+  EXPECT_EQ(e.searcher.max_rungs, 3);
+  EXPECT_TRUE(e.searcher.stop_once);
+  EXPECT_FALSE(e.searcher.smaller_is_better);
+  EXPECT_EQ(e.experiment_seed, 5);
+  EXPECT_EQ(search_points(e, 5).size(), 3u);  // max_trials draws, as the random searcher
 }
 
 TEST(ExperimentErrors, MissingFilesAndInvalidYaml) {

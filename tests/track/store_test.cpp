@@ -478,5 +478,53 @@ TEST(Store, UnknownIdsNameTheIdAndTheStore) {
   EXPECT_TRUE(store->metrics(t).empty());
 }
 
+// A version-1 store (before trials had a rung and searcher state, and experiments an archived
+// flag and a request) stays readable: a reader sees the defaults; a writer migrates it to the
+// current version and keeps its rows.
+TEST(Store, AVersionOneStoreIsReadAndMigrated) {
+  test::ScratchDir dir;
+  const std::string path = dir.file("v1.db");
+  {
+    auto store = Store::open(path);
+    const int64_t e = store->create_experiment("old", "", {}, "eval_loss", true);
+    store->create_trial(e, {{"r", 8}}, "dir");
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  for (const char* sql :
+       {"ALTER TABLE experiments DROP COLUMN archived",
+        "ALTER TABLE experiments DROP COLUMN request", "ALTER TABLE trials DROP COLUMN rung",
+        "ALTER TABLE trials DROP COLUMN searcher_state", "PRAGMA user_version = 1"})
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+  sqlite3_close(db);
+
+  {
+    auto reader = Store::open(path, Store::Access::kReadOnly);
+    const TrialRow t = reader->trials(1).at(0);
+    EXPECT_EQ(t.hyperparameters, (json{{"r", 8}}));
+    EXPECT_EQ(t.rung, 0);
+    EXPECT_EQ(t.searcher_state, "");
+    EXPECT_FALSE(reader->experiment(1).archived);
+    EXPECT_EQ(reader->experiment(1).request, "");
+  }
+  auto writer = Store::open(path);
+  writer->set_trial_searcher(1, 2, "stopped");
+  EXPECT_EQ(writer->trial(1).rung, 2);
+  EXPECT_EQ(writer->trial(1).searcher_state, "stopped");
+  EXPECT_EQ(writer->trial(1).directory, "dir");
+  writer->set_experiment_archived(1, true);
+  writer->set_experiment_request(1, "pause");
+  EXPECT_TRUE(writer->experiment(1).archived);
+  EXPECT_EQ(writer->experiment(1).request, "pause");
+  EXPECT_EQ(writer->experiment(1).name, "old");
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(s, 0), 3);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
 }  // namespace
 }  // namespace llmtune::track

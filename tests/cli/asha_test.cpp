@@ -1,0 +1,69 @@
+// The adaptive_asha searcher end to end: two learning rates, one far too small, through rungs
+// of 4 and 8 steps. The good one is promoted and reaches max_length, training exactly as a run
+// that never paused at the rung; the bad one is stopped at the first rung.
+#include <map>
+
+#include "experiment_fixture.h"
+
+namespace llmtune {
+namespace {
+
+TEST_F(CliExperiment, AdaptiveAshaStopsTheBadLearningRateAtTheFirstRung) {
+  // Experiment 1: the good learning rate (the fixture's 1e-3) straight to step 8.
+  test::CliResult r = test::run_llmtune("train " + config("straight", "single", 8) + " --runs " +
+                                        runs() + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::vector<double> straight = losses(1);
+  ASSERT_EQ(straight.size(), 8u);
+
+  // Experiment 2: aggressive mode, divisor 2, max_length 8 and 2 rungs: one bracket, rungs at
+  // 8/2 = 4 and 8 steps. The first trial to reach step 4 waits (floor(1/2) = 0 deserve a
+  // promotion); the second makes floor(2/2) = 1: the better of the two goes on to step 8, and the
+  // other is stopped when the search runs out of work. Seed 3 draws both learning rates.
+  const std::string sets =
+      " --set searcher.max_trials=2 --set searcher.max_length=8 --set searcher.divisor=2"
+      " --set searcher.max_rungs=2 --set searcher.mode=aggressive"
+      " --set reproducibility.experiment_seed=3"
+      " --set 'hyperparameters.training_args.learning_rate={type: categorical, vals: [1.0e-9, "
+      "1.0e-3]}'";
+  r = test::run_llmtune("experiment create " + config("asha", "adaptive_asha", 8) + sets +
+                        " --runs " + runs() + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto store = track::Store::open(runs() + "/llmtune.db");
+  EXPECT_EQ(store->experiment(2).state, "COMPLETED");
+  std::map<double, track::TrialRow> by_rate;
+  for (const track::TrialRow& t : store->trials(2))
+    by_rate[t.hyperparameters["training_args"]["learning_rate"].get<double>()] = t;
+  ASSERT_EQ(by_rate.size(), 2u) << "the seed must draw both learning rates";
+  const track::TrialRow& bad = by_rate.at(1e-9);
+  const track::TrialRow& good = by_rate.at(1e-3);
+  EXPECT_EQ(bad.state, "COMPLETED");
+  EXPECT_EQ(bad.searcher_state, "stopped");
+  EXPECT_EQ(bad.rung, 0);
+  EXPECT_EQ(bad.steps_completed, 4);
+  EXPECT_EQ(good.state, "COMPLETED");
+  EXPECT_EQ(good.searcher_state, "completed");
+  EXPECT_EQ(good.rung, 1);
+  EXPECT_EQ(good.steps_completed, 8);
+  // Paused at step 4 and continued from its checkpoint, the good trial trained exactly as the
+  // straight run: the schedule was set for max_length, not for the rung.
+  const std::vector<double> promoted = losses(good.id);
+  ASSERT_EQ(promoted.size(), straight.size());
+  for (size_t i = 0; i < straight.size(); ++i)
+    EXPECT_EQ(promoted[i], straight[i]) << "step " << i + 1;
+  EXPECT_NE(r.output.find("stopped at rung 0"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("completed at rung 1"), std::string::npos) << r.output;
+}
+
+TEST_F(CliExperiment, AdaptiveAshaNeedsMaxStepsToMatchMaxLength) {
+  const test::CliResult r = test::run_llmtune(
+      "experiment create " + config("asha", "adaptive_asha", 6) +
+      " --set searcher.max_trials=2 --set searcher.max_length=8 --runs " + runs() + " --quiet");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("max_steps (6) must equal searcher.max_length (8 batches)"),
+            std::string::npos)
+      << r.output;
+}
+
+}  // namespace
+}  // namespace llmtune
