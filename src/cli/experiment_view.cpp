@@ -85,20 +85,14 @@ json describe_experiment_json(const std::string& runs, int64_t id) {
             {"end_time", e.end_time},
             {"trials", json::array()}};
   for (const track::TrialRow& t : store->trials(id)) {
-    json best = nullptr, final_training = nullptr, final_validation = nullptr;
+    json final_training = nullptr, final_validation = nullptr;
     for (const track::MetricRow& m : store->metrics(t.id, "training")) {
       if (final_training.is_null()) final_training = json::object();
       final_training.update(m.metrics);  // the last value of each key
     }
-    for (const track::MetricRow& m : store->metrics(t.id, "validation")) {
-      final_validation = m.metrics;
-      if (!m.metrics.contains(e.searcher_metric)) continue;
-      const double v = m.metrics[e.searcher_metric].get<double>();
-      if (best.is_null() || (e.smaller_is_better ? v < best["value"].get<double>()
-                                                 : v > best["value"].get<double>())) {
-        best = {{"step", m.step}, {"value", v}};
-      }
-    }
+    const std::vector<track::MetricRow> validation = store->metrics(t.id, "validation");
+    if (!validation.empty()) final_validation = validation.back().metrics;
+    const json best = track::best_metric(validation, e.searcher_metric, e.smaller_is_better);
     json ckpts = json::array();
     for (const track::CheckpointRow& c : store->checkpoints(id, e.searcher_metric)) {
       if (c.trial_id == t.id) {

@@ -66,21 +66,6 @@ double run_duration(double start, double end) {
   return std::max(0.0, (end > 0 ? end : seconds_now()) - start);
 }
 
-json best_of(const std::vector<track::MetricRow>& rows, const std::string& metric, bool smaller) {
-  json best = nullptr;
-  for (const track::MetricRow& m : rows) {
-    if (m.group != "validation" || !m.metrics.is_object()) continue;
-    const auto it = m.metrics.find(metric);
-    if (it == m.metrics.end() || !it->is_number()) continue;
-    const double v = it->get<double>();
-    if (best.is_null() ||
-        (smaller ? v < best["value"].get<double>() : v > best["value"].get<double>())) {
-      best = {{"value", v}, {"step", m.step}, {"trial_id", m.trial_id}};
-    }
-  }
-  return best;
-}
-
 void flatten_into(const json& j, const std::string& prefix, json* out) {
   if (!j.is_object()) return;
   for (const auto& [k, v] : j.items()) {
@@ -127,7 +112,7 @@ json trial_summary(const track::TrialRow& t, const track::ExperimentRow& e,
           {"end_time", t.end_time},
           {"duration", run_duration(t.start_time, t.end_time)},
           {"directory", t.directory},
-          {"best", best_of(rows, e.searcher_metric, e.smaller_is_better)},
+          {"best", track::best_metric(rows, e.searcher_metric, e.smaller_is_better)},
           {"final_training", final_training},
           {"final_validation", final_validation},
           {"checkpoints", ckpts}};
@@ -137,18 +122,18 @@ json experiment_summary(track::Store& store, const track::ExperimentRow& e) {
   const std::vector<track::TrialRow> trials = store.trials(e.id);
   const auto done = std::count_if(trials.begin(), trials.end(),
                                   [](const track::TrialRow& t) { return t.state != "ACTIVE"; });
-  return {
-      {"id", e.id},
-      {"name", e.name},
-      {"description", e.description},
-      {"state", e.state},
-      {"searcher", searcher_of(e)},
-      {"trials_total", trials.size()},
-      {"trials_done", done},
-      {"best", best_of(store.metrics_since(e.id, 0, 0), e.searcher_metric, e.smaller_is_better)},
-      {"start_time", e.start_time},
-      {"end_time", e.end_time},
-      {"duration", run_duration(e.start_time, e.end_time)}};
+  return {{"id", e.id},
+          {"name", e.name},
+          {"description", e.description},
+          {"state", e.state},
+          {"searcher", searcher_of(e)},
+          {"trials_total", trials.size()},
+          {"trials_done", done},
+          {"best", track::best_metric(store.metrics_since(e.id, 0, 0), e.searcher_metric,
+                                      e.smaller_is_better)},
+          {"start_time", e.start_time},
+          {"end_time", e.end_time},
+          {"duration", run_duration(e.start_time, e.end_time)}};
 }
 
 json api_experiments(track::Store& store) {

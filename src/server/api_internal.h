@@ -23,10 +23,6 @@ FileTail read_tail(const std::string& path, int64_t max_bytes);
 double seconds_now();
 // Seconds from start to end, or to now while it runs (end 0); 0 without a start.
 double run_duration(double start, double end);
-
-// The best validation value of `metric` among rows: {"value", "step", "trial_id"}, or null.
-nlohmann::json best_of(const std::vector<track::MetricRow>& rows, const std::string& metric,
-                       bool smaller);
 // {"a": {"b": 1}} as {"a.b": 1}, into *out.
 void flatten_into(const nlohmann::json& j, const std::string& prefix, nlohmann::json* out);
 

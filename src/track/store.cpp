@@ -364,6 +364,22 @@ std::string store_path(const std::string& runs) {
   return (std::filesystem::path(runs) / "llmtune.db").string();
 }
 
+nlohmann::json best_metric(const std::vector<MetricRow>& rows, const std::string& metric,
+                           bool smaller_is_better) {
+  nlohmann::json best = nullptr;
+  for (const MetricRow& m : rows) {
+    if (m.group != "validation" || !m.metrics.is_object()) continue;
+    const auto it = m.metrics.find(metric);
+    if (it == m.metrics.end() || !it->is_number()) continue;
+    const double v = it->get<double>();
+    const double b = best.is_null() ? 0 : best["value"].get<double>();
+    if (best.is_null() || (smaller_is_better ? v < b : v > b)) {
+      best = {{"value", v}, {"step", m.step}, {"trial_id", m.trial_id}};
+    }
+  }
+  return best;
+}
+
 std::unique_ptr<Store> Store::open(const std::string& path, Access access) {
   const bool write = access == Access::kReadWrite;
   const fs::path parent = fs::path(path).parent_path();

@@ -67,6 +67,11 @@ std::string random_uuid();
 // The store of a runs directory: RUNS/llmtune.db (what `--runs` names on every verb).
 std::string store_path(const std::string& runs);
 
+// The best value of `metric` among the "validation" rows: {"value", "step", "trial_id"}, or
+// null when none has it.
+nlohmann::json best_metric(const std::vector<MetricRow>& rows, const std::string& metric,
+                           bool smaller_is_better);
+
 class Store {
  public:
   enum class Access { kReadWrite, kReadOnly };
