@@ -75,15 +75,8 @@ std::string list_experiments(const std::string& runs, bool as_json, bool archive
 json describe_experiment_json(const std::string& runs, int64_t id) {
   auto store = track::Store::open(store_path(runs), track::Store::Access::kReadOnly);
   const track::ExperimentRow e = store->experiment(id);
-  json j = {{"id", e.id},
-            {"name", e.name},
-            {"description", e.description},
-            {"state", e.state},
-            {"searcher_metric", e.searcher_metric},
-            {"smaller_is_better", e.smaller_is_better},
-            {"start_time", e.start_time},
-            {"end_time", e.end_time},
-            {"trials", json::array()}};
+  json j = track::row_json(e);
+  j["trials"] = json::array();
   for (const track::TrialRow& t : store->trials(id)) {
     json final_training = nullptr, final_validation = nullptr;
     for (const track::MetricRow& m : store->metrics(t.id, "training")) {
@@ -100,19 +93,12 @@ json describe_experiment_json(const std::string& runs, int64_t id) {
             {{"uuid", c.uuid}, {"step", c.step}, {"path", c.path}, {"metrics", c.metrics}});
       }
     }
-    j["trials"].push_back({{"id", t.id},
-                           {"state", t.state},
-                           {"hyperparameters", t.hyperparameters},
-                           {"steps_completed", t.steps_completed},
-                           {"restarts", t.restarts},
-                           {"rung", t.rung},
-                           {"searcher_state", t.searcher_state},
-                           {"start_time", t.start_time},
-                           {"end_time", t.end_time},
-                           {"final_training", final_training},
-                           {"final_validation", final_validation},
-                           {"best_validation", best},
-                           {"checkpoints", ckpts}});
+    json row = track::row_json(t);
+    row["final_training"] = final_training;
+    row["final_validation"] = final_validation;
+    row["best_validation"] = best;
+    row["checkpoints"] = ckpts;
+    j["trials"].push_back(row);
   }
   return j;
 }

@@ -98,42 +98,29 @@ json trial_summary(const track::TrialRow& t, const track::ExperimentRow& e,
                      {"time", c.time},
                      {"metrics", c.metrics}});
   }
-  return {{"id", t.id},
-          {"experiment_id", t.experiment_id},
-          {"state", t.state},
-          {"hyperparameters", t.hyperparameters},
-          {"hparams", hparams},
-          {"max_steps", hparams.value("training_args.max_steps", json())},
-          {"steps_completed", t.steps_completed},
-          {"restarts", t.restarts},
-          {"rung", t.rung},
-          {"searcher_state", t.searcher_state},
-          {"start_time", t.start_time},
-          {"end_time", t.end_time},
-          {"duration", run_duration(t.start_time, t.end_time)},
-          {"directory", t.directory},
-          {"best", track::best_metric(rows, e.searcher_metric, e.smaller_is_better)},
-          {"final_training", final_training},
-          {"final_validation", final_validation},
-          {"checkpoints", ckpts}};
+  json out = track::row_json(t);
+  out["hparams"] = hparams;
+  out["max_steps"] = hparams.value("training_args.max_steps", json());
+  out["duration"] = run_duration(t.start_time, t.end_time);
+  out["best"] = track::best_metric(rows, e.searcher_metric, e.smaller_is_better);
+  out["final_training"] = final_training;
+  out["final_validation"] = final_validation;
+  out["checkpoints"] = ckpts;
+  return out;
 }
 
 json experiment_summary(track::Store& store, const track::ExperimentRow& e) {
   const std::vector<track::TrialRow> trials = store.trials(e.id);
   const auto done = std::count_if(trials.begin(), trials.end(),
                                   [](const track::TrialRow& t) { return t.state != "ACTIVE"; });
-  return {{"id", e.id},
-          {"name", e.name},
-          {"description", e.description},
-          {"state", e.state},
-          {"searcher", searcher_of(e)},
-          {"trials_total", trials.size()},
-          {"trials_done", done},
-          {"best", track::best_metric(store.metrics_since(e.id, 0, 0), e.searcher_metric,
-                                      e.smaller_is_better)},
-          {"start_time", e.start_time},
-          {"end_time", e.end_time},
-          {"duration", run_duration(e.start_time, e.end_time)}};
+  json out = track::row_json(e);
+  out["searcher"] = searcher_of(e);
+  out["trials_total"] = trials.size();
+  out["trials_done"] = done;
+  out["best"] =
+      track::best_metric(store.metrics_since(e.id, 0, 0), e.searcher_metric, e.smaller_is_better);
+  out["duration"] = run_duration(e.start_time, e.end_time);
+  return out;
 }
 
 json api_experiments(track::Store& store) {

@@ -364,6 +364,32 @@ std::string store_path(const std::string& runs) {
   return (std::filesystem::path(runs) / "llmtune.db").string();
 }
 
+nlohmann::json row_json(const ExperimentRow& e) {
+  return {{"id", e.id},
+          {"name", e.name},
+          {"description", e.description},
+          {"state", e.state},
+          {"searcher_metric", e.searcher_metric},
+          {"smaller_is_better", e.smaller_is_better},
+          {"start_time", e.start_time},
+          {"end_time", e.end_time},
+          {"archived", e.archived}};
+}
+
+nlohmann::json row_json(const TrialRow& t) {
+  return {{"id", t.id},
+          {"experiment_id", t.experiment_id},
+          {"state", t.state},
+          {"hyperparameters", t.hyperparameters},
+          {"steps_completed", t.steps_completed},
+          {"restarts", t.restarts},
+          {"rung", t.rung},
+          {"searcher_state", t.searcher_state},
+          {"start_time", t.start_time},
+          {"end_time", t.end_time},
+          {"directory", t.directory}};
+}
+
 nlohmann::json best_metric(const std::vector<MetricRow>& rows, const std::string& metric,
                            bool smaller_is_better) {
   nlohmann::json best = nullptr;

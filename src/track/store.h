@@ -67,6 +67,11 @@ std::string random_uuid();
 // The store of a runs directory: RUNS/llmtune.db (what `--runs` names on every verb).
 std::string store_path(const std::string& runs);
 
+// A row's plain fields as JSON (the config of an experiment left out), for every reader that
+// shows them: `experiment describe --json` and the dashboard's API.
+nlohmann::json row_json(const ExperimentRow& e);
+nlohmann::json row_json(const TrialRow& t);
+
 // The best value of `metric` among the "validation" rows: {"value", "step", "trial_id"}, or
 // null when none has it.
 nlohmann::json best_metric(const std::vector<MetricRow>& rows, const std::string& metric,
