@@ -61,11 +61,6 @@ int interrupt_requested() {
   return g_signal;
 }
 
-void interrupt_forward_to(pid_t child) {
-  for (std::atomic<pid_t>& c : g_children) c.store(0);
-  if (child > 0) interrupt_forward_add(child);
-}
-
 void interrupt_forward_add(pid_t child) {
   for (std::atomic<pid_t>& c : g_children) {
     pid_t free = 0;

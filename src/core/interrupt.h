@@ -17,11 +17,9 @@ void interrupt_install();
 // 0, or the first signal received since interrupt_install.
 int interrupt_requested();
 
-// While `child` > 0, signals are forwarded to it rather than handled here (the first one is
-// still recorded, so the launcher knows to stop launching). 0 ends the forwarding.
-void interrupt_forward_to(pid_t child);
-// The same for several children at once (trials run in parallel): each signal goes to every
-// child added and not yet removed (at most 64).
+// While a child is added (and not yet removed), signals are forwarded to it rather than handled
+// here; the first one is still recorded, so the launcher knows to stop launching. Several
+// children may be added at once (trials run in parallel; at most 64): each signal goes to all.
 void interrupt_forward_add(pid_t child);
 void interrupt_forward_remove(pid_t child);
 

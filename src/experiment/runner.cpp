@@ -192,10 +192,6 @@ int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slo
   return WEXITSTATUS(status);
 }
 
-}  // namespace
-
-namespace {
-
 // Runs trial `trial` (to step `until` when > 0; on `threads` cores when > 0), restarting it from
 // its last checkpoint when it dies, up to max_restarts times; false when it failed for good.
 bool run_with_restarts(const std::string& runs, const PreparedExperiment& ex, int64_t trial,
