@@ -1,6 +1,7 @@
 #include "experiment/asha.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.h"
 
@@ -14,23 +15,31 @@ int64_t power(int64_t base, int64_t exponent) {
   return p;
 }
 
-// The most rungs whose first is at least one batch long.
-int64_t rungs_possible(const AshaSettings& s) {
-  int64_t r = 1;
-  for (int64_t length = s.max_length; length >= s.divisor && r < s.max_rungs; length /= s.divisor)
-    ++r;
-  return r;
+// 1 + floor(log_divisor(x)), computed in floating point as Determined computes it (so that, as
+// there, log(1000) / log(10) = 2.9999999999999996 gives 3, not 4).
+int64_t rungs_for(int64_t x, int64_t divisor) {
+  return static_cast<int64_t>(std::log(static_cast<double>(x)) /
+                              std::log(static_cast<double>(divisor))) +
+         1;
 }
 
+// Determined's max rungs: at most max_rungs, a first rung of at least one batch, and no more
+// rungs than max_trials can fill.
+int64_t rungs_possible(const AshaSettings& s) {
+  return std::min(
+      {s.max_rungs, rungs_for(s.max_length, s.divisor), rungs_for(s.max_trials, s.divisor)});
+}
+
+// The brackets' rung counts, most rungs (most early stopping) first.
 std::vector<int64_t> bracket_rung_counts(const AshaSettings& s) {
-  const int64_t top = rungs_possible(s);
-  int64_t count = top;  // conservative
-  if (s.mode == "aggressive") count = 1;
-  if (s.mode == "standard") count = std::min<int64_t>(3, top);
   LLMTUNE_CHECK(s.mode == "aggressive" || s.mode == "standard" || s.mode == "conservative",
                 "unknown adaptive_asha mode ", s.mode);
+  const int64_t top = rungs_possible(s);
+  int64_t fewest = 1;                        // conservative: top, ..., 1
+  if (s.mode == "aggressive") fewest = top;  // top only
+  if (s.mode == "standard") fewest = (top - 1) / 2 + 1;
   std::vector<int64_t> out;
-  for (int64_t i = 0; i < count; ++i) out.push_back(top - i);
+  for (int64_t r = top; r >= fewest; --r) out.push_back(r);
   return out;
 }
 
@@ -53,12 +62,12 @@ std::vector<AshaBracket> asha_brackets(const AshaSettings& s) {
     for (int64_t k = 0; k < counts[b]; ++k)
       bracket.rung_lengths.push_back(
           std::max<int64_t>(1, s.max_length / power(s.divisor, counts[b] - 1 - k)));
-    bracket.trials = static_cast<int64_t>(static_cast<double>(s.max_trials) * weights[b] / sum);
+    bracket.trials = std::max<int64_t>(
+        1, static_cast<int64_t>(weights[b] / sum * static_cast<double>(s.max_trials)));
     left -= bracket.trials;
     out.push_back(std::move(bracket));
   }
-  out[0].trials += left;
-  std::erase_if(out, [](const AshaBracket& b) { return b.trials == 0; });
+  out[0].trials += std::max<int64_t>(left, 0);
   return out;
 }
 

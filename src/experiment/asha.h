@@ -26,12 +26,13 @@ struct AshaBracket {
   int64_t trials = 0;                 // how many of max_trials it runs
 };
 
-// The brackets as Determined's adaptive_asha makes them. The rung count is capped so that the
-// first rung is at least one batch: R = min(max_rungs, 1 + floor(log_divisor(max_length))).
-// The mode picks the brackets' rung counts: aggressive {R}, standard {R, R-1, R-2} (those >= 1),
-// conservative {R, R-1, ..., 1}. A bracket of r rungs has rung k at max_length / divisor^(r-1-k)
-// batches. Trials are shared in proportion to divisor^(r-1) / r (each bracket's budget alike),
-// rounded down, the remainder to the first bracket; brackets left without trials are dropped.
+// The brackets as Determined's adaptive_asha makes them (master/pkg/searcher/adaptive_asha.go).
+// R = min(max_rungs, 1 + floor(log_divisor(max_length)), 1 + floor(log_divisor(max_trials))),
+// the logarithms in floating point as there. The mode picks the brackets' rung counts:
+// aggressive {R}, standard {R, R-1, ..., floor((R-1)/2) + 1}, conservative {R, R-1, ..., 1}. A
+// bracket of r rungs has rung k at max_length / divisor^(r-1-k) batches. Trials are shared in
+// proportion to divisor^(r-1) / r (each bracket's budget alike), rounded down but at least one
+// per bracket, the remainder to the first bracket.
 std::vector<AshaBracket> asha_brackets(const AshaSettings& settings);
 
 // The bracket of the `index`th trial (0-based): the first bracket's trials come first.

@@ -8,34 +8,51 @@ namespace {
 
 using Ids = std::vector<int64_t>;
 
-// max_length 16, divisor 4, max_rungs 5: 16 -> 4 -> 1 allows 3 rungs (R = 3).
-// standard: brackets of 3, 2 and 1 rungs. Weights divisor^(r-1)/r: 16/3 = 5.33, 4/2 = 2, 1/1 = 1,
-// sum 8.33. 10 trials: 10*5.33/8.33 = 6.4 -> 6, 10*2/8.33 = 2.4 -> 2, 10*1/8.33 = 1.2 -> 1; the
-// remainder 1 goes to the first: {7, 2, 1}. Rungs: 16/4^2 = 1, 16/4 = 4, 16 | 4, 16 | 16.
+// max_length 16, divisor 4, max_rungs 5, 10 trials: 16 -> 4 -> 1 allows 3 rungs, but 10 trials
+// only 1 + floor(log4(10)) = 2 (R = 2). standard: rung counts from floor((2-1)/2) + 1 = 1 to 2.
+// Weights divisor^(r-1)/r: 4/2 = 2, 1/1 = 1, sum 3. 10 trials: 2/3*10 = 6.7 -> 6, 1/3*10 = 3.3 ->
+// 3; the remainder 1 goes to the first: {7, 3}. Rungs: 16/4 = 4, 16 | 16.
 TEST(Asha, BracketsOfTheStandardMode) {
   AshaSettings s;
   s.max_trials = 10;
   s.max_length = 16;
-  const std::vector<AshaBracket> b = asha_brackets(s);
-  ASSERT_EQ(b.size(), 3u);
-  EXPECT_EQ(b[0].rung_lengths, (Ids{1, 4, 16}));
-  EXPECT_EQ(b[1].rung_lengths, (Ids{4, 16}));
-  EXPECT_EQ(b[2].rung_lengths, (Ids{16}));
+  std::vector<AshaBracket> b = asha_brackets(s);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].rung_lengths, (Ids{4, 16}));
+  EXPECT_EQ(b[1].rung_lengths, (Ids{16}));
   EXPECT_EQ(b[0].trials, 7);
-  EXPECT_EQ(b[1].trials, 2);
-  EXPECT_EQ(b[2].trials, 1);
+  EXPECT_EQ(b[1].trials, 3);
   EXPECT_EQ(asha_bracket_of(b, 6), 0);
   EXPECT_EQ(asha_bracket_of(b, 7), 1);
-  EXPECT_EQ(asha_bracket_of(b, 9), 2);
+  EXPECT_EQ(asha_bracket_of(b, 9), 1);
+  // 64 trials of 64 batches, divisor 2, max_rungs 6: R = 6; standard: 6, 5, 4 and 3 rungs.
+  s.max_trials = 64;
+  s.max_length = 64;
+  s.divisor = 2;
+  s.max_rungs = 6;
+  b = asha_brackets(s);
+  ASSERT_EQ(b.size(), 4u);
+  EXPECT_EQ(b[0].rung_lengths, (Ids{2, 4, 8, 16, 32, 64}));
+  EXPECT_EQ(b[3].rung_lengths, (Ids{16, 32, 64}));
+  // 1000 batches, divisor 10: as in Determined, log(1000) / log(10) is 2.9999999999999996 in
+  // floating point, so R = 3 (not 4): rungs 10, 100, 1000.
+  s.max_trials = 1000;
+  s.max_length = 1000;
+  s.divisor = 10;
+  s.max_rungs = 5;
+  s.mode = "aggressive";
+  b = asha_brackets(s);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].rung_lengths, (Ids{10, 100, 1000}));
 }
 
 // aggressive: one bracket of R rungs with every trial. conservative: R brackets; with
-// max_length 100, divisor 3, max_rungs 3: 100 -> 33 -> 11 allows 3; rungs 100/9 = 11, 100/3 = 33,
-// 100. 2 trials: weights 9/3 = 3, 3/2 = 1.5, 1 (sum 5.5): 2*3/5.5 = 1.09 -> 1, 0.54 -> 0,
-// 0.36 -> 0, remainder 1 to the first: {2}, the empty brackets dropped.
+// max_length 100, divisor 3, max_rungs 3 and 11 trials: 100 -> 33 -> 11 allows 3, 11 trials
+// 1 + floor(log3(11)) = 3; rungs 100/9 = 11, 100/3 = 33, 100. Weights 9/3 = 3, 3/2 = 1.5, 1 (sum
+// 5.5): 11*3/5.5 = 6, 11*1.5/5.5 = 3, 11/5.5 = 2. With 2 trials, R = 1: one bracket of one rung.
 TEST(Asha, BracketsOfTheOtherModes) {
   AshaSettings s;
-  s.max_trials = 2;
+  s.max_trials = 11;
   s.max_length = 100;
   s.divisor = 3;
   s.max_rungs = 3;
@@ -43,15 +60,20 @@ TEST(Asha, BracketsOfTheOtherModes) {
   std::vector<AshaBracket> b = asha_brackets(s);
   ASSERT_EQ(b.size(), 1u);
   EXPECT_EQ(b[0].rung_lengths, (Ids{11, 33, 100}));
-  EXPECT_EQ(b[0].trials, 2);
+  EXPECT_EQ(b[0].trials, 11);
   s.mode = "conservative";
-  s.max_trials = 11;  // 11*3/5.5 = 6, 11*1.5/5.5 = 3, 11/5.5 = 2
   b = asha_brackets(s);
   ASSERT_EQ(b.size(), 3u);
   EXPECT_EQ(b[1].rung_lengths, (Ids{33, 100}));
   EXPECT_EQ(b[0].trials, 6);
   EXPECT_EQ(b[1].trials, 3);
   EXPECT_EQ(b[2].trials, 2);
+  s.max_trials = 2;
+  b = asha_brackets(s);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].rung_lengths, (Ids{100}));
+  EXPECT_EQ(b[0].trials, 2);
+  s.max_trials = 11;
   s.max_length = 2;  // 2 < 3: a single rung of 2 batches
   b = asha_brackets(s);
   ASSERT_EQ(b.size(), 1u);
