@@ -26,9 +26,9 @@ void add_demo(CLI::App& app) {
   d->add_option("--out", a->demo.out, "Where everything goes")->capture_default_str();
   d->add_option("--config", a->demo.config,
                 "The finetuning experiment (default: the built-in configs/demo.yaml)");
-  d->add_option("--vocab", a->demo.vocab, "Tokenizer vocabulary size")
+  d->add_option("--vocab", a->demo.vocab, "Tokenizer vocabulary size (0: the setting's)")
       ->capture_default_str()
-      ->check(CLI::Range(100, 1000000));
+      ->check(CLI::Range(0, 1000000));
   d->add_flag("--quick", a->demo.quick, "A shorter run (fewer data and steps), as CI uses");
   d->add_flag("--serve", a->serve, "Then serve the dashboard over its experiments (llmtune serve)");
   d->callback([a] {

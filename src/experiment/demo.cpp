@@ -1,14 +1,17 @@
 #include "experiment/demo.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <vector>
 
 #include "config/experiment.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "data/dataset.h"
@@ -42,22 +45,110 @@ void say(const std::string& s) {
   std::fflush(stdout);
 }
 
+// The demo's size: every lever of what it costs and what it can learn, chosen once from the
+// machine (a GPU gets the larger setting) and --quick. The finetuning settings of the CPU run
+// are configs/demo.yaml's; the other settings override them.
+struct DemoScale {
+  std::string name;
+  data::SyntheticOptions data;    // the finetuning set; its test split is what is scored
+  data::SyntheticOptions corpus;  // other databases: the base model's pretraining text
+  int64_t vocab = 3000;
+  model::ModelConfig model;  // vocab_size comes from the tokenizer
+  int64_t pretrain_steps = 0, pretrain_batch = 8;
+  double pretrain_lr = 3e-3;
+  std::vector<std::string> overrides;  // --set values on top of the experiment config
+};
+
+model::ModelConfig tiny_llama(int64_t hidden, int64_t layers) {
+  model::ModelConfig c;
+  c.hidden_size = hidden;
+  c.intermediate_size = hidden * 11 / 4;
+  c.num_hidden_layers = layers;
+  c.head_dim = 32;
+  c.num_attention_heads = hidden / 32;
+  c.num_key_value_heads = c.num_attention_heads / 2;
+  c.max_position_embeddings = 2048;
+  c.rms_norm_eps = 1e-5;
+  c.initializer_range = 0.02;
+  return c;
+}
+
+// Measured on 2 CPU cores (bench/RESULTS.md, "the demo's learning curve"): how fast finetuning
+// learns depends most on how well the base was pretrained (a base pretrained to loss 0.35 gives
+// a validation loss of 1.22 after 300 full-finetuning steps on easy, one at 1.29 gives 2.13 after
+// 250), so a large share of the time goes to pretraining, which the six trials share. A 3000-
+// piece vocabulary cuts the tokens per example by a third against 1000 pieces; grouping batches
+// by length (configs/demo.yaml) cuts padding, 2.5 times faster steps; learning rate 5e-3 beat
+// 1e-2; a model twice as wide learned no faster per step at 2.5 times the cost.
+DemoScale demo_scale(const DemoOptions& a, bool gpu) {
+  DemoScale s;
+  // The pretraining databases come from another seed: the base has seen SQL and schemas of the
+  // same domains, never the finetuning set's databases or questions (held-out questions that a
+  // template happens to repeat are dropped besides).
+  s.corpus.seed = 7;
+  s.model = tiny_llama(128, 4);
+  if (a.quick) {
+    // CI: every stage in about three minutes on 2 cores.
+    s.name = "quick (CI)";
+    s.data.databases = 16;
+    s.data.questions_per_db = 50;
+    s.corpus.databases = 20;
+    s.corpus.questions_per_db = 50;
+    s.vocab = 2000;
+    s.pretrain_steps = 100;
+    s.overrides = {"hyperparameters.training_args.max_steps=60",
+                   "hyperparameters.training_args.eval_steps=30",
+                   "hyperparameters.training_args.save_steps=30"};
+  } else if (gpu) {
+    // Not yet run on a GPU (this project's CUDA backend is unverified): a base four times as
+    // wide and twice as deep, five times the data, and the steps the CPU measurements say
+    // correct SQL needs (more than 1500 on easy at batch 8).
+    s.name = "GPU";
+    s.data.databases = 200;
+    s.data.questions_per_db = 100;
+    s.corpus.databases = 200;
+    s.corpus.questions_per_db = 100;
+    s.vocab = 8000;
+    s.model = tiny_llama(512, 8);
+    s.pretrain_steps = 4000;
+    s.pretrain_batch = 32;
+    s.pretrain_lr = 1e-3;
+    s.overrides = {"hyperparameters.training_args.max_steps=4000",
+                   "hyperparameters.training_args.per_device_train_batch_size=16",
+                   "hyperparameters.training_args.learning_rate=5e-4",
+                   "hyperparameters.training_args.eval_steps=500",
+                   "hyperparameters.training_args.save_steps=500",
+                   "searcher.max_concurrent_trials=1"};
+  } else {
+    // 2 CPU cores, at most 10 minutes in all: about 3 minutes pretraining, 3 finetuning (six
+    // trials, two at a time, configs/demo.yaml), 2 evaluating.
+    s.name = "CPU";
+    s.data.databases = 40;
+    s.data.questions_per_db = 100;
+    s.corpus.databases = 40;
+    s.corpus.questions_per_db = 100;
+    s.pretrain_steps = 300;
+  }
+  if (a.vocab > 0 && a.vocab < 100)
+    throw Error(str("--vocab ", a.vocab,
+                    " is too small: give at least 100 pieces, or 0 for the setting's"));
+  if (a.vocab > 0) s.vocab = a.vocab;
+  return s;
+}
+
 // Synthetic records split 80/10/10 into out/data/{train,valid,test}.jsonl (all difficulties).
-void make_data(const DemoOptions& a, const std::string& dir) {
-  data::SyntheticOptions o;
-  o.databases = a.quick ? 8 : 20;
-  o.questions_per_db = a.quick ? 40 : 60;
-  const data::SyntheticResult r = data::synthetic_generate(o, dir);
+void make_data(const DemoScale& scale, const std::string& dir) {
+  const data::SyntheticResult r = data::synthetic_generate(scale.data, dir);
   const data::Splits s = data::split_records(data::select_subset(r.records, "all"), 123);
   data::write_splits(dir, s);
   std::printf("%zu questions over %lld SQLite databases: train %zu, valid %zu, test %zu\n",
-              r.records.size(), static_cast<long long>(o.databases), s.train.size(), s.valid.size(),
-              s.test.size());
+              r.records.size(), static_cast<long long>(scale.data.databases), s.train.size(),
+              s.valid.size(), s.test.size());
 }
 
 // A Llama-style SentencePiece BPE model trained on the training split, with the Mistral chat
 // template in its tokenizer_config.json.
-void make_tokenizer(const DemoOptions& a, const std::string& data_dir, const std::string& dir) {
+void make_tokenizer(const DemoScale& scale, const std::string& data_dir, const std::string& dir) {
   std::vector<std::string> lines = {data::kSystemPrompt};
   for (const data::Record& r : data::read_records(path_join(data_dir, "train.jsonl"))) {
     lines.push_back(data::user_prompt(r));
@@ -65,7 +156,7 @@ void make_tokenizer(const DemoOptions& a, const std::string& data_dir, const std
   }
   fs::create_directories(dir);
   text::SentencePieceTrainOptions o;
-  o.vocab_size = static_cast<int>(a.vocab);
+  o.vocab_size = static_cast<int>(scale.vocab);
   text::sentencepiece_train(lines, o, path_join(dir, "tokenizer.model"));
   const json config = {{"tokenizer_class", "LlamaTokenizer"},
                        {"bos_token", "<s>"},
@@ -77,45 +168,103 @@ void make_tokenizer(const DemoOptions& a, const std::string& data_dir, const std
                        {"chat_template", text::builtin_chat_template("mistral")}};
   write_file_atomic(path_join(dir, "tokenizer_config.json"), config.dump(2) + "\n");
   std::printf("SentencePiece BPE, %lld pieces, trained on %zu lines\n",
-              static_cast<long long>(a.vocab), lines.size());
+              static_cast<long long>(scale.vocab), lines.size());
 }
 
-model::ModelConfig tiny_llama(int64_t vocab) {
-  model::ModelConfig c;
-  c.vocab_size = vocab;
-  c.hidden_size = 128;
-  c.intermediate_size = 352;
-  c.num_hidden_layers = 4;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 32;
-  c.max_position_embeddings = 2048;
-  c.rms_norm_eps = 1e-5;
-  c.initializer_range = 0.02;
-  return c;
+// Where the demo keeps what it makes.
+struct DemoPaths {
+  std::string out, data, tokenizer, untrained, base, runs, config;
+};
+
+// The questions of the valid and test splits: the pretraining text must not contain them.
+std::set<std::string> held_out_questions(const std::string& data_dir) {
+  std::set<std::string> held;
+  for (const char* split : {"valid.jsonl", "test.jsonl"})
+    for (const data::Record& r : data::read_records(path_join(data_dir, split)))
+      held.insert(r.instruction);
+  return held;
+}
+
+// The CREATE TABLE statements of a record's input, one per line.
+void add_tables(const std::string& input, std::set<std::string>& tables) {
+  size_t i = 0;
+  while (i < input.size()) {
+    size_t j = input.find(" CREATE TABLE ", i);
+    if (j == std::string::npos) j = input.size();
+    tables.insert(input.substr(i, j - i));
+    i = j + 1;
+  }
+}
+
+// The base model's pretraining text, like SQL files with comments: a database's schema, then
+// questions as comments each followed by its query, in documents of at most 512 tokens (the
+// schema repeated at the top of each). Every token is labelled: a plain causal LM.
+std::vector<data::Sample> pretraining_corpus(const DemoScale& scale, const text::Tokenizer& tok,
+                                             const std::string& dir,
+                                             const std::set<std::string>& held_out) {
+  constexpr int64_t kDocumentTokens = 512;
+  const data::SyntheticResult r = data::synthetic_generate(scale.corpus, dir);
+  std::map<std::string, std::vector<const data::Record*>> by_db;
+  for (const data::Record& rec : r.records)
+    if (!held_out.count(rec.instruction)) by_db[rec.db].push_back(&rec);
+  std::vector<data::Sample> docs;
+  auto add = [&](const std::string& text) {
+    data::Sample s;
+    s.input_ids = tok.encode(text);
+    s.input_ids.push_back(tok.special_tokens().eos);
+    if (static_cast<int64_t>(s.input_ids.size()) > kDocumentTokens)
+      s.input_ids.resize(kDocumentTokens);
+    s.labels = s.input_ids;
+    docs.push_back(std::move(s));
+  };
+  int64_t tokens = 0;
+  for (const auto& [db, records] : by_db) {
+    std::set<std::string> tables;
+    for (const data::Record* rec : records) add_tables(rec->input, tables);
+    std::string schema;
+    for (const std::string& t : tables) schema += t + ";\n";
+    const int64_t schema_tokens = static_cast<int64_t>(tok.encode(schema).size());
+    std::string doc = schema;
+    int64_t n = schema_tokens;
+    for (const data::Record* rec : records) {
+      const std::string pair = "-- " + rec->instruction + "\n" + rec->response + ";\n";
+      const auto k = static_cast<int64_t>(tok.encode(pair, {.add_special_tokens = false}).size());
+      if (n + k + 1 > kDocumentTokens && n > schema_tokens) {
+        add(doc);
+        doc = schema;
+        n = schema_tokens;
+      }
+      doc += pair;
+      n += k;
+    }
+    if (n > schema_tokens) add(doc);
+  }
+  for (const data::Sample& d : docs) tokens += static_cast<int64_t>(d.input_ids.size());
+  std::printf("pretraining text: %zu documents, %lld tokens, from %zu other databases\n",
+              docs.size(), static_cast<long long>(tokens), by_db.size());
+  return docs;
 }
 
 // The untrained model (random weights), and the base model: the same, pretrained as a plain
-// causal LM on the training split's whole conversations (every token labelled).
-void make_models(const DemoOptions& a, const std::string& data_dir, const std::string& tok_dir,
-                 const std::string& untrained, const std::string& base) {
-  const auto tok = text::tokenizer_load(tok_dir);
+// causal LM on the pretraining text.
+void make_models(const DemoScale& scale, const DemoPaths& p) {
+  const auto tok = text::tokenizer_load(p.tokenizer);
   model::ModelOptions mo;
   mo.training = model::Training::kFull;
-  model::LlamaModel m(tiny_llama(tok->vocab_size()), mo);
+  model::ModelConfig config = scale.model;
+  config.vocab_size = tok->vocab_size();
+  model::LlamaModel m(config, mo);
   m.init_weights(1);
-  io::model_save(m, untrained);
-  data::FormatOptions fo;
-  fo.max_length = 512;
-  std::vector<data::Sample> samples = data::format_records(
-      *tok, data::read_records(path_join(data_dir, "train.jsonl")), fo, nullptr);
-  for (data::Sample& s : samples) s.labels = s.input_ids;
+  io::model_save(m, p.untrained);
+  std::vector<data::Sample> samples =
+      pretraining_corpus(scale, *tok, path_join(p.out, "pretraining"), held_out_questions(p.data));
   train::TrainerOptions o;
-  o.max_steps = a.quick ? 100 : 300;
-  o.batch_size = 8;
+  o.max_steps = scale.pretrain_steps;
+  o.batch_size = scale.pretrain_batch;
+  o.group_by_length = true;
   o.adamw.weight_decay = 0.01;
   o.schedule.type = "cosine";
-  o.schedule.lr = 3e-3;
+  o.schedule.lr = scale.pretrain_lr;
   o.schedule.warmup_steps = 10;
   o.schedule.total_steps = o.max_steps;
   o.pad_id = tok->special_tokens().pad;
@@ -134,18 +283,19 @@ void make_models(const DemoOptions& a, const std::string& data_dir, const std::s
   train::Trainer trainer(m, std::move(samples), o, hooks);
   const train::TrainResult r = trainer.train();
   std::fprintf(stderr, "\n");
-  io::model_save(m, base);
-  for (const std::string& dir : {untrained, base}) {
-    for (const std::string& f : text::tokenizer_files(tok_dir)) {
+  io::model_save(m, p.base);
+  for (const std::string& dir : {p.untrained, p.base}) {
+    for (const std::string& f : text::tokenizer_files(p.tokenizer)) {
       fs::copy_file(f, fs::path(dir) / fs::path(f).filename(),
                     fs::copy_options::overwrite_existing);
     }
   }
   std::printf(
-      "tiny Llama (hidden 128, 4 layers, %lld parameters): pretrained %lld steps in %.0f s, "
+      "tiny Llama (hidden %lld, %lld layers, %lld parameters): pretrained %lld steps in %.0f s, "
       "final loss %.3f\n",
-      static_cast<long long>(m.config().parameter_count()), static_cast<long long>(r.steps),
-      r.seconds, last_loss);
+      static_cast<long long>(config.hidden_size), static_cast<long long>(config.num_hidden_layers),
+      static_cast<long long>(config.parameter_count()), static_cast<long long>(r.steps), r.seconds,
+      last_loss);
 }
 
 struct Scored {
@@ -155,21 +305,21 @@ struct Scored {
   int64_t steps = 0;
 };
 
-// A model's scores on one difficulty's test split.
+// A model's scores on one difficulty's test split. Generation stops at EOS or after the longest
+// training query of the subset and a margin: a model that never stops (the untrained one) costs
+// no more than a right answer could need.
 eval::GroupScores score_model(model::LlamaModel& m, const text::Tokenizer& tok,
-                              const data::DatasetSplits& s, bool quick) {
+                              const data::DatasetSplits& s) {
+  size_t longest = 0;
+  for (const data::Record& r : s.train)
+    longest = std::max(longest, tok.encode(r.response, {.add_special_tokens = false}).size());
   eval::EvalOptions o;
   o.batch_size = 8;
-  o.sampling.max_new_tokens = quick ? 64 : 128;
+  o.sampling.max_new_tokens = static_cast<int64_t>(longest) + 16;
   o.db_root = s.db_root;
   o.exec.timeout_seconds = 2.0;
   return eval::evaluate(m, tok, s.test, o, nullptr).groups.at("all");
 }
-
-// Where the demo keeps what it makes.
-struct DemoPaths {
-  std::string out, data, tokenizer, untrained, base, runs, config;
-};
 
 // The finetuned model of a trial: its last checkpoint (merged into the base for LoRA).
 std::unique_ptr<model::LlamaModel> trial_final_model(track::Store& store, int64_t experiment,
@@ -193,7 +343,7 @@ std::unique_ptr<model::LlamaModel> trial_final_model(track::Store& store, int64_
 
 // Every model of the demo scored on its difficulty's test split: untrained, base, and each
 // trial's finetuned model with its training time.
-std::vector<Scored> score_all(const DemoPaths& p, int64_t experiment, bool quick) {
+std::vector<Scored> score_all(const DemoPaths& p, int64_t experiment) {
   const auto tok = text::tokenizer_load(p.tokenizer);
   std::map<std::string, data::DatasetSplits> tests;  // by difficulty, read once
   for (const char* subset : {"easy", "medium", "hard"})
@@ -203,7 +353,7 @@ std::vector<Scored> score_all(const DemoPaths& p, int64_t experiment, bool quick
     for (const auto& [name, dir] :
          {std::pair<std::string, std::string>{"untrained", p.untrained}, {"base", p.base}}) {
       auto m = io::model_load(dir, {});
-      rows.push_back({subset, name, score_model(*m, *tok, tests.at(subset), quick), 0, 0});
+      rows.push_back({subset, name, score_model(*m, *tok, tests.at(subset)), 0, 0});
     }
   }
   auto store = track::Store::open(track::store_path(p.runs), track::Store::Access::kReadOnly);
@@ -211,7 +361,7 @@ std::vector<Scored> score_all(const DemoPaths& p, int64_t experiment, bool quick
     const std::string subset = t.hyperparameters.at("dataset_subset");
     const bool lora = t.hyperparameters.at("lora");
     auto m = trial_final_model(*store, experiment, t, lora, p.base);
-    Scored s{subset, lora ? "LoRA" : "full", score_model(*m, *tok, tests.at(subset), quick), 0,
+    Scored s{subset, lora ? "LoRA" : "full", score_model(*m, *tok, tests.at(subset)), 0,
              t.steps_completed};
     for (const track::MetricRow& r : store->metrics(t.id, "training"))
       s.train_seconds = r.metrics.value("train_runtime", s.train_seconds);
@@ -279,26 +429,25 @@ std::string demo_run(const DemoOptions& a) {
     p.config = path_join(p.out, "demo.yaml");
     write_file_atomic(p.config, kDemoConfig);
   }
+  const DemoScale scale = demo_scale(a, !device_resolve("auto").is_cpu());
   std::vector<std::string> sets = {"hyperparameters.model=" + p.base,
                                    "hyperparameters.dataset=" + p.data};
+  sets.insert(sets.end(), scale.overrides.begin(), scale.overrides.end());
   config::experiment_load(p.config, sets);
+  std::printf("setting: %s%s\n", scale.name.c_str(),
+              scale.name == "GPU" ? " (a GPU is present: a larger base, more data and steps)" : "");
   say("1/5 synthetic text-to-SQL data");
-  make_data(a, p.data);
+  make_data(scale, p.data);
   say("2/5 a SentencePiece tokenizer");
-  make_tokenizer(a, p.data, p.tokenizer);
+  make_tokenizer(scale, p.data, p.tokenizer);
   say("3/5 a tiny Llama base model");
-  make_models(a, p.data, p.tokenizer, p.untrained, p.base);
+  make_models(scale, p);
 
   say("4/5 finetuning: full and LoRA on each difficulty (" + p.config + ")");
-  if (a.quick) {
-    sets.push_back("hyperparameters.training_args.max_steps=50");
-    sets.push_back("hyperparameters.training_args.eval_steps=25");
-    sets.push_back("hyperparameters.training_args.save_steps=25");
-  }
   const int64_t exp = run_experiment(p.config, sets, p.runs, false);
 
   say("5/5 evaluation on each difficulty's test split");
-  const json summary = print_table(score_all(p, exp, a.quick));
+  const json summary = print_table(score_all(p, exp));
   write_file_atomic(path_join(p.out, "demo_summary.json"), summary.dump(2) + "\n");
   std::printf("\nexperiment store: %s (llmtune experiment describe %lld --runs %s)\n",
               track::store_path(p.runs).c_str(), static_cast<long long>(exp), p.runs.c_str());

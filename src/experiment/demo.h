@@ -15,7 +15,7 @@ struct DemoOptions {
   std::string out = "runs/demo";  // everything goes here
   std::string config;             // "": the built-in configs/demo.yaml
   bool quick = false;             // fewer data and steps, as CI runs it
-  int64_t vocab = 1000;           // the tokenizer's vocabulary
+  int64_t vocab = 0;              // the tokenizer's vocabulary; 0: the setting's
 };
 
 // Runs every stage, printing progress, the comparison table and the `llmtune serve` command
