@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <new>
@@ -74,8 +75,21 @@ AtomicFile::~AtomicFile() {
   }
 }
 
+namespace {
+
+// Fault injection for the disk-full tests: LLMTUNE_FAULT_ENOSPC=TEXT makes a write to a file
+// whose path contains TEXT stop halfway with ENOSPC, as a full disk does.
+bool fault_disk_full(const std::string& path) {
+  const char* text = std::getenv("LLMTUNE_FAULT_ENOSPC");
+  return text != nullptr && *text != '\0' && path.find(text) != std::string::npos;
+}
+
+}  // namespace
+
 void AtomicFile::write(const void* data, size_t bytes) {
   const char* p = static_cast<const char*>(data);
+  const bool full = fault_disk_full(tmp_);
+  if (full) bytes /= 2;
   while (bytes > 0) {
     const ssize_t w = ::write(fd_, p, std::min<size_t>(bytes, size_t{1} << 30));
     if (w < 0) {
@@ -85,6 +99,7 @@ void AtomicFile::write(const void* data, size_t bytes) {
     p += w;
     bytes -= static_cast<size_t>(w);
   }
+  if (full) throw Error(str("cannot write ", tmp_, ": ", std::strerror(ENOSPC)));
 }
 
 void AtomicFile::commit() {

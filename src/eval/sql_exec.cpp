@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <initializer_list>
+#include <mutex>
 #include <string_view>
 #include <system_error>
 
@@ -24,7 +25,16 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kProgressInstructions = 1000;  // VM instructions between clock checks (~10 us)
 constexpr int kMaxValueBytes = 64 << 20;     // one string or blob, and the SQL text
-constexpr size_t kMaxResultBytes = size_t{256} << 20;  // all rendered values of one result
+
+// Caps SQLite's memory once per process (see kMaxSqliteHeapBytes), keeping a lower cap set
+// by someone else.
+void sqlite_heap_limit() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const sqlite3_int64 now = sqlite3_hard_heap_limit64(-1);
+    if (now == 0 || now > kMaxSqliteHeapBytes) sqlite3_hard_heap_limit64(kMaxSqliteHeapBytes);
+  });
+}
 
 // What the SQLite callbacks of one query see and report.
 struct Guard {
@@ -299,6 +309,39 @@ std::string render_value(sqlite3_stmt* stmt, int col) {
   }
 }
 
+// What render_value will make of a column, in bytes with a string's own size, before it is made:
+// a row of 2000 columns of 64 MiB blobs must be refused, not rendered.
+size_t rendered_bytes(sqlite3_stmt* stmt, int col) {
+  const int type = sqlite3_column_type(stmt, col);
+  size_t n = 32;  // NULL, an integer or a real
+  if (type == SQLITE_BLOB) n = 3 + 2 * static_cast<size_t>(sqlite3_column_bytes(stmt, col));
+  if (type == SQLITE_TEXT) n = static_cast<size_t>(sqlite3_column_bytes(stmt, col));
+  return n + sizeof(std::string);
+}
+
+// Why a statement stopped with `rc`: the time limit, a write, SQLite's memory limit, or SQLite's
+// own message.
+QueryResult query_error(sqlite3* db, int rc, const Guard& guard, const ExecOptions& o) {
+  if (guard.timed_out) {
+    return query_failed(ExecOutcome::kTimeout, str("stopped after ", o.timeout_seconds,
+                                                   " s (ExecOptions::timeout_seconds)"));
+  }
+  if ((rc & 0xff) == SQLITE_READONLY) {
+    return query_failed(ExecOutcome::kWriteRefused, sqlite3_errmsg(db));
+  }
+  if ((rc & 0xff) == SQLITE_NOMEM) {
+    return query_failed(ExecOutcome::kRuntimeError,
+                        str("out of memory: the query needed more than SQLite's limit of ",
+                            kMaxSqliteHeapBytes >> 20, " MiB (kMaxSqliteHeapBytes)"));
+  }
+  if ((rc & 0xff) == SQLITE_TOOBIG) {
+    return query_failed(ExecOutcome::kRuntimeError,
+                        str(sqlite3_errmsg(db), ": a string or blob over the limit of ",
+                            kMaxValueBytes >> 20, " MiB"));
+  }
+  return query_failed(ExecOutcome::kRuntimeError, sqlite3_errmsg(db));
+}
+
 // Steps a prepared statement to the end, collecting rows within the guard's limits.
 QueryResult query_collect(sqlite3* db, sqlite3_stmt* stmt, const Guard& guard,
                           const ExecOptions& o) {
@@ -313,26 +356,22 @@ QueryResult query_collect(sqlite3* db, sqlite3_stmt* stmt, const Guard& guard,
     }
     std::vector<std::string>& row = r.rows.emplace_back();
     row.reserve(r.columns);
+    bytes += sizeof row;
     for (int c = 0; c < r.columns; ++c) {
+      bytes += rendered_bytes(stmt, c);
+      if (bytes > o.max_result_bytes) {
+        return query_failed(ExecOutcome::kTooManyRows,
+                            str("result larger than ", o.max_result_bytes, " bytes after ",
+                                r.rows.size(), " rows (ExecOptions::max_result_bytes)"));
+      }
       row.push_back(render_value(stmt, c));
-      bytes += row.back().size();
-    }
-    if (bytes > kMaxResultBytes) {
-      return query_failed(ExecOutcome::kTooManyRows,
-                          str("result larger than ", kMaxResultBytes >> 20, " MiB"));
     }
   }
   if (rc == SQLITE_DONE) {
     r.ok = true;
     return r;
   }
-  if (guard.timed_out) {
-    return query_failed(ExecOutcome::kTimeout, str("stopped after ", o.timeout_seconds,
-                                                   " s (ExecOptions::timeout_seconds)"));
-  }
-  const ExecOutcome error =
-      (rc & 0xff) == SQLITE_READONLY ? ExecOutcome::kWriteRefused : ExecOutcome::kRuntimeError;
-  return query_failed(error, sqlite3_errmsg(db));
+  return query_error(db, rc, guard, o);
 }
 
 }  // namespace
@@ -369,6 +408,10 @@ QueryResult run_query(const std::string& db_path, const std::string& sql, const 
     throw Error(str("execution accuracy: max_rows must be >= 0 (got ", o.max_rows,
                     "); 100000 is a usual limit"));
   }
+  if (o.max_result_bytes == 0) {
+    throw Error("execution accuracy: max_result_bytes must be positive; 256 MiB is a usual limit");
+  }
+  sqlite_heap_limit();
   Guard guard;
   const auto limit = std::chrono::duration<double>(std::min(o.timeout_seconds, 1e7));
   guard.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(limit);

@@ -16,12 +16,19 @@
 
 namespace llmtune::eval {
 
+// The memory SQLite itself may use (for a query's values, sorts and temporary tables) is capped
+// process-wide at kMaxSqliteHeapBytes: run_query sets sqlite3_hard_heap_limit64 on its first call
+// unless a lower limit is already set. A query past it fails with kRuntimeError, saying so.
+constexpr int64_t kMaxSqliteHeapBytes = int64_t{512} << 20;
+
 // Limits per query; run_query throws llmtune::Error when timeout_seconds is not a positive
-// number or max_rows is negative.
+// number, max_rows is negative or max_result_bytes is 0.
 struct ExecOptions {
   double timeout_seconds = 5.0;  // per query, wall clock; a query past it is stopped (kTimeout)
-  int64_t max_rows = 100000;     // a result with more rows (or over 256 MiB of values) is an
-                                 // error (kTooManyRows)
+  int64_t max_rows = 100000;     // a result with more rows is an error (kTooManyRows)
+  // The same for a result whose rendered values (with a string's overhead each) exceed this,
+  // checked before each value is made.
+  size_t max_result_bytes = size_t{256} << 20;
 };
 
 // Why a prediction did not match.
@@ -30,7 +37,8 @@ enum class ExecOutcome {
   kMismatch,      // ran, different result (or a different number of columns)
   kSyntaxError,   // did not prepare (syntax, unknown table, column or function), was empty, or
                   // held more than one statement
-  kRuntimeError,  // failed while running, or the database could not be opened or read
+  kRuntimeError,  // failed while running (a value over 64 MiB, out of SQLite's memory limit), or
+                  // the database could not be opened or read
   kTimeout,
   kTooManyRows,
   kWriteRefused,  // not a query: a write, DDL, ATTACH, a transaction, a PRAGMA that sets or acts,

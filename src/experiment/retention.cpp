@@ -93,4 +93,11 @@ void checkpoint_record_unlisted(track::Store& store, const TrialCheckpoints& tri
   }
 }
 
+void checkpoint_record_damaged(track::Store& store, const TrialCheckpoints& trial, int64_t step) {
+  for (const track::CheckpointRow& c : store.checkpoints(trial.experiment_id, "step")) {
+    if (c.trial_id == trial.trial_id && c.step == step)
+      store.set_checkpoint_state(c.uuid, "DELETED");
+  }
+}
+
 }  // namespace llmtune::experiment

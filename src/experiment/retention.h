@@ -43,4 +43,8 @@ void checkpoint_record(track::Store& store, const TrialCheckpoints& trial,
 void checkpoint_record_unlisted(track::Store& store, const TrialCheckpoints& trial,
                                 const std::vector<int64_t>& steps, const nlohmann::json& owner);
 
+// Marks the trial's row of the checkpoint of `step` DELETED: it was found damaged on resume and
+// moved aside, so the step will be saved again.
+void checkpoint_record_damaged(track::Store& store, const TrialCheckpoints& trial, int64_t step);
+
 }  // namespace llmtune::experiment

@@ -122,11 +122,66 @@ bool asked_to_stop(const TrialRun& run) {
   return request == "pause";
 }
 
-// Continues from the trial's latest checkpoint, or from --resume when it has none: after
+// Checks a checkpoint's files against its manifest (throwing when one is damaged); one without a
+// manifest (an older llmtune's) is trusted, with a note.
+void checkpoint_check(const TrialRun& run, const std::string& dir) {
+  if (!train::checkpoint_verify(dir)) {
+    std::fprintf(stderr,
+                 "trial %lld: note: %s has no manifest.json (an older llmtune saved it); its "
+                 "files cannot be checked\n",
+                 static_cast<long long>(run.trial_id), dir.c_str());
+  }
+}
+
+// Whether a checkpoint is sound: false, with why on stderr, when it is damaged.
+bool checkpoint_sound(const TrialRun& run, const std::string& dir) {
+  try {
+    checkpoint_check(run, dir);
+    return true;
+  } catch (const OutOfMemory&) {
+    throw;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "trial %lld: %s\n", static_cast<long long>(run.trial_id), e.what());
+    return false;
+  }
+}
+
+// Moves the trial's damaged latest checkpoints aside (checkpoint-N.damaged, kept for a look,
+// never listed) until the latest is sound, so the trial falls back to its last good one and
+// saves step N again. Rank 0 only.
+void set_damaged_aside(const TrialRun& run, track::StoreSink* store_sink) {
+  for (std::vector<int64_t> done = train::checkpoint_steps(run.directory); !done.empty();
+       done.pop_back()) {
+    const std::string dir = train::checkpoint_dir(run.directory, done.back());
+    if (checkpoint_sound(run, dir)) return;
+    std::string aside = dir + ".damaged";
+    for (int i = 2; fs::exists(aside); ++i) aside = str(dir, ".damaged-", i);
+    std::error_code ec;
+    fs::rename(dir, aside, ec);
+    if (ec) throw Error(str("cannot move the damaged ", dir, " aside: ", ec.message()));
+    std::fprintf(stderr, "trial %lld: moved the damaged checkpoint to %s; falling back to %s\n",
+                 static_cast<long long>(run.trial_id), aside.c_str(),
+                 done.size() > 1
+                     ? train::checkpoint_dir(run.directory, done[done.size() - 2]).c_str()
+                     : "the start (no earlier checkpoint)");
+    if (store_sink != nullptr) {
+      const TrialCheckpoints kept{run.experiment_id, run.trial_id, run.directory,
+                                  run.experiment.searcher, run.experiment.checkpoint_storage};
+      store_sink->write([kept, step = done.back()](track::Store& s) {
+        checkpoint_record_damaged(s, kept, step);
+      });
+    }
+  }
+}
+
+// Continues from the trial's latest sound checkpoint, or from --resume when it has none: after
 // checking that a checkpoint found in the trial directory belongs to this trial.
 void resume(train::Trainer& trainer, const TrialRun& run, track::StoreSink* store_sink) {
   const bool main = !run.comm || run.comm->rank() == 0;
-  if (main) train::checkpoint_remove_partial(run.directory);
+  if (main) {
+    train::checkpoint_remove_partial(run.directory);
+    set_damaged_aside(run, store_sink);
+  }
   if (run.comm) run.comm->barrier();
   const std::vector<int64_t> done = train::checkpoint_steps(run.directory);
   std::string from = run.resume_from;
@@ -145,6 +200,7 @@ void resume(train::Trainer& trainer, const TrialRun& run, track::StoreSink* stor
     }
   }
   if (from.empty()) return;
+  if (done.empty() && main) checkpoint_check(run, from);
   trainer.resume(from);
   if (store_sink != nullptr && !done.empty()) {
     const TrialCheckpoints kept{run.experiment_id, run.trial_id, run.directory,

@@ -27,6 +27,41 @@ std::string shard_name(size_t i, size_t n) {
   return buf;
 }
 
+// Whether `inside` is `dir` or lies below it (both canonical).
+bool path_within(const std::filesystem::path& inside, const std::filesystem::path& dir) {
+  return std::mismatch(dir.begin(), dir.end(), inside.begin(), inside.end()).first == dir.end();
+}
+
+// The path of the shard that `index` maps `key` to: a plain file name in `dir`, and when it is a
+// symbolic link, one that stays in `dir` or (a Hugging Face hub cache, whose snapshots link to
+// ../../blobs/HASH) in the blobs directory beside the snapshots. An index from elsewhere must not
+// make llmtune read /etc/passwd or another model's files as weights.
+std::string shard_path(const std::string& dir, const std::string& index, const std::string& key,
+                       const std::string& file) {
+  namespace fs = std::filesystem;
+  const auto refuse = [&](const std::string& why) {
+    return Error(str(index, ": weight_map[\"", key, "\"] names \"", file, "\", ", why,
+                     "; a shard must be a file in the model directory: fix the index"));
+  };
+  if (file.empty() || file == "." || file == ".." ||
+      file.find_first_of(std::string("/\\\0", 3)) != std::string::npos) {
+    throw refuse("which is not a plain file name (no directories, .. or absolute paths)");
+  }
+  const std::string p = path_join(dir, file);
+  std::error_code ec;
+  if (!fs::is_symlink(p, ec)) return p;
+  const fs::path home = fs::canonical(dir, ec);
+  const fs::path target = fs::canonical(p, ec);
+  if (ec) return p;  // a dangling link: reading it reports the file as missing
+  const fs::path blobs = home.parent_path().parent_path() / "blobs";
+  const bool hub_cache =
+      home.parent_path().filename() == "snapshots" && target.parent_path() == blobs;
+  if (!path_within(target, home) && !hub_cache) {
+    throw refuse(str("a symbolic link to ", target.string(), ", outside the model directory"));
+  }
+  return p;
+}
+
 }  // namespace
 
 WeightSet WeightSet::open(const std::string& dir) {
@@ -42,11 +77,8 @@ WeightSet WeightSet::open(const std::string& dir) {
       if (!file.is_string())
         throw Error(str(index, ": weight_map[\"", name, "\"] is not a file name"));
       const std::string f = file.get<std::string>();
-      if (f.find('/') != std::string::npos) {
-        throw Error(str(index, ": shard \"", f, "\" must be a file name inside the directory"));
-      }
       if (!w.files_.count(f)) {
-        const std::string p = path_join(dir, f);
+        const std::string p = shard_path(dir, index, name, f);
         if (!file_exists(p))
           throw Error(str(index, " lists shard ", f, " but ", p, " does not exist"));
         w.files_[f] = SafetensorsFile::open(p);

@@ -9,8 +9,20 @@
 
 namespace llmtune::text {
 
+namespace {
+
+// PCRE2's own defaults allow 20 GB of backtracking memory; a pattern from a downloaded
+// tokenizer.json gets these instead. Real pre-tokenizer patterns need a few hundred steps and a
+// few KiB per match. The JIT, when present, obeys kMatchLimit and its own 32 KiB stack.
+constexpr uint32_t kMatchLimit = 10'000'000;  // backtracking steps per match
+constexpr uint32_t kDepthLimit = 100'000;     // nested backtracking points per match
+constexpr uint32_t kHeapLimitKiB = 64 << 10;  // backtracking memory per match (64 MiB)
+
+}  // namespace
+
 struct Regex::Impl {
   pcre2_code* code = nullptr;
+  pcre2_match_context* context = nullptr;
   std::string pattern, origin;
 };
 
@@ -37,9 +49,15 @@ Regex::Regex(const std::string& pattern, const std::string& origin)
                     offset, ": ", pcre2_message(error)));
   }
   pcre2_jit_compile(impl_->code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if absent
+  impl_->context = pcre2_match_context_create(nullptr);
+  if (impl_->context == nullptr) throw OutOfMemory(str(origin, ": a PCRE2 match context"));
+  pcre2_set_match_limit(impl_->context, kMatchLimit);
+  pcre2_set_depth_limit(impl_->context, kDepthLimit);
+  pcre2_set_heap_limit(impl_->context, kHeapLimitKiB);
 }
 
 Regex::~Regex() {
+  if (impl_ && impl_->context) pcre2_match_context_free(impl_->context);
   if (impl_ && impl_->code) pcre2_code_free(impl_->code);
 }
 
@@ -51,12 +69,15 @@ std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view s) const
   size_t start = 0;
   while (start <= s.size()) {
     const int rc = pcre2_match(impl_->code, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), start,
-                               start > 0 ? PCRE2_NO_UTF_CHECK : 0, data.get(), nullptr);
+                               start > 0 ? PCRE2_NO_UTF_CHECK : 0, data.get(), impl_->context);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) {
       throw Error(str(impl_->origin, ": regular expression ", impl_->pattern,
                       " failed on a text of ", s.size(), " bytes: ", pcre2_message(rc),
-                      " (a pattern that backtracks catastrophically; fix or replace it)"));
+                      " (the limits are ", kMatchLimit, " backtracking steps, depth ", kDepthLimit,
+                      " and ", kHeapLimitKiB >> 10,
+                      " MiB per match: a pattern that backtracks catastrophically; fix or "
+                      "replace it)"));
     }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(data.get());
     const size_t b = ov[0], e = ov[1];

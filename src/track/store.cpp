@@ -90,7 +90,9 @@ double now_seconds() {
   std::string hint;
   if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) {
     hint = str("; another process held the store locked for over ", busy_timeout_ms(),
-               " ms: retry, or find the process that keeps it open");
+               " ms (LLMTUNE_STORE_BUSY_MS): retry once it finishes, or find the process that "
+               "keeps it open (fuser ",
+               path, ") and stop it");
   }
   throw Error(str(path, ": ", doing, ": ", sqlite3_errmsg(db), hint));
 }

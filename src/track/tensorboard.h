@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <string>
 
+#include "core/checksum.h"
+
 namespace llmtune::track {
 
-// CRC32C (Castagnoli, reflected 0x82F63B78); crc32c("123456789") == 0xE3069283.
-uint32_t crc32c(const void* data, size_t size);
-// TFRecord's mask: ((crc >> 15) | (crc << 17)) + 0xA282EAD8.
+// TFRecord's mask (of llmtune::crc32c, core/checksum.h): ((crc >> 15) | (crc << 17)) + 0xA282EAD8.
 uint32_t masked_crc32c(const void* data, size_t size);
 
 class EventWriter {

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "core/checksum.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/json.h"
@@ -27,6 +28,8 @@ constexpr const char* kPrefix = "checkpoint-";
 constexpr const char* kPartial = ".partial";
 constexpr const char* kOptimizer = "optimizer.safetensors";
 constexpr const char* kTrainState = "train_state.json";
+constexpr const char* kManifest = "manifest.json";
+constexpr const char* kManifestFormat = "llmtune-checkpoint-manifest-1";
 
 // The step of a complete checkpoint directory name, or -1.
 int64_t step_of(const std::string& name) {
@@ -93,28 +96,67 @@ std::string export_target(const std::string& dir, const std::string& out) {
   return t;
 }
 
+std::string hex32(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
+// Every regular file under `dir` but the manifest, as '/'-separated relative paths, sorted.
+std::vector<std::string> files_under(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    const std::string rel = e.path().lexically_relative(dir).generic_string();
+    if (rel != kManifest) out.push_back(rel);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// manifest.json: each file's size and CRC32C, written last, so that resuming can tell a
+// checkpoint whose files were truncated or damaged after it was saved.
+void manifest_write(const std::string& dir) {
+  nlohmann::json files = nlohmann::json::object();
+  for (const std::string& rel : files_under(dir)) {
+    const FileChecksum c = file_checksum(path_join(dir, rel));
+    files[rel] = {{"bytes", c.bytes}, {"crc32c", hex32(c.crc32c)}};
+  }
+  const nlohmann::json manifest = {{"format", kManifestFormat}, {"files", files}};
+  write_file_atomic(path_join(dir, kManifest), manifest.dump(1) + "\n");
+}
+
+// The failure of a checkpoint that was not saved, with the checkpoint the run still has.
+std::string save_failure(const std::string& output_dir, const std::string& final_dir, int64_t step,
+                         const std::string& why) {
+  std::vector<int64_t> done = checkpoint_steps(output_dir);
+  std::erase_if(done, [&](int64_t s) { return s >= step; });
+  const std::string before =
+      done.empty() ? "no earlier checkpoint exists, so the run starts from the beginning"
+                   : str(checkpoint_dir(output_dir, done.back()),
+                         " is the last complete checkpoint, intact, and the run resumes from it");
+  return str("checkpoint ", final_dir, " was not saved: ", why, ". Nothing of it was kept; ",
+             before, ". Free space on the disk if it is full, then resume the run");
+}
+
 }  // namespace
 
 std::string checkpoint_dir(const std::string& output_dir, int64_t step) {
   return path_join(output_dir, kPrefix + std::to_string(step));
 }
 
-std::string checkpoint_save(const std::string& output_dir, int64_t step, model::LlamaModel& model,
-                            parallel::ZeroEngine& engine, AdamW& optimizer,
-                            const nlohmann::json& train_state, const nlohmann::json& trainer_state,
-                            const std::vector<std::string>& files) {
+namespace {
+
+// checkpoint_save's work: every file into `final_dir`.partial, then the rename.
+void checkpoint_write(const std::string& output_dir, const std::string& final_dir,
+                      model::LlamaModel& model, parallel::ZeroEngine& engine, AdamW& optimizer,
+                      const nlohmann::json& train_state, const nlohmann::json& trainer_state,
+                      const std::vector<std::string>& files) {
   parallel::Communicator& comm = engine.comm();
   const bool main = comm.rank() == 0;
   const bool shards = sharded(engine);
-  const std::string final_dir = checkpoint_dir(output_dir, step);
   const std::string tmp = final_dir + kPartial;
   std::error_code ec;
-  if (file_exists(path_join(final_dir, kTrainState))) {  // every rank sees the same
-    throw Error(str(final_dir,
-                    " exists and is complete; llmtune never overwrites a checkpoint. "
-                    "The run went back to an earlier step than its checkpoints: "
-                    "move the later ones away to train from there again"));
-  }
   if (main) {
     fs::remove_all(tmp, ec);
     fs::create_directories(shards ? fs::path(tmp) / kZeroDir : fs::path(tmp), ec);
@@ -169,6 +211,7 @@ std::string checkpoint_save(const std::string& output_dir, int64_t step, model::
   }
   barrier(engine);  // every rank's part is written
   if (main) {
+    manifest_write(tmp);
     if (shards) sync_dir(path_join(tmp, kZeroDir));
     sync_dir(tmp);
     fs::remove_all(final_dir, ec);
@@ -177,7 +220,69 @@ std::string checkpoint_save(const std::string& output_dir, int64_t step, model::
     sync_dir(output_dir);
   }
   barrier(engine);  // nobody goes on before the checkpoint exists
+}
+
+}  // namespace
+
+std::string checkpoint_save(const std::string& output_dir, int64_t step, model::LlamaModel& model,
+                            parallel::ZeroEngine& engine, AdamW& optimizer,
+                            const nlohmann::json& train_state, const nlohmann::json& trainer_state,
+                            const std::vector<std::string>& files) {
+  const std::string final_dir = checkpoint_dir(output_dir, step);
+  if (file_exists(path_join(final_dir, kTrainState))) {  // every rank sees the same
+    throw Error(str(final_dir,
+                    " exists and is complete; llmtune never overwrites a checkpoint. "
+                    "The run went back to an earlier step than its checkpoints: "
+                    "move the later ones away to train from there again"));
+  }
+  try {
+    checkpoint_write(output_dir, final_dir, model, engine, optimizer, train_state, trainer_state,
+                     files);
+  } catch (const Error& e) {
+    std::error_code ec;
+    if (engine.comm().rank() == 0) fs::remove_all(final_dir + kPartial, ec);  // give space back
+    if (dynamic_cast<const OutOfMemory*>(&e) != nullptr) throw;
+    throw Error(save_failure(output_dir, final_dir, step, e.what()));
+  }
   return final_dir;
+}
+
+bool checkpoint_verify(const std::string& dir) {
+  const std::string path = path_join(dir, kManifest);
+  if (!file_exists(path)) return false;
+  const nlohmann::json manifest = read_json(path);
+  const auto damaged = [&](const std::string& what) {
+    return Error(str(what, "; the checkpoint ", dir,
+                     " is damaged: restore the file, or move the checkpoint away"));
+  };
+  if (!manifest.is_object() || manifest.value("format", "") != kManifestFormat ||
+      !manifest.contains("files") || !manifest["files"].is_object()) {
+    throw damaged(str(path, ": not a ", kManifestFormat, " with a \"files\" object"));
+  }
+  for (const auto& [rel, entry] : manifest["files"].items()) {
+    const fs::path relative(rel);
+    if (rel.empty() || relative.is_absolute() ||
+        std::find(relative.begin(), relative.end(), "..") != relative.end() || !entry.is_object() ||
+        !entry.contains("bytes") || !entry["bytes"].is_number_unsigned() ||
+        !entry.contains("crc32c") || !entry["crc32c"].is_string()) {
+      throw damaged(str(path, ": the entry \"", rel, "\" is not a file's bytes and crc32c"));
+    }
+    const std::string file = path_join(dir, rel);
+    std::error_code ec;
+    const uint64_t bytes = fs::file_size(file, ec);
+    if (ec) throw damaged(str(file, " is missing (", path, " lists it)"));
+    const uint64_t want = entry["bytes"].get<uint64_t>();
+    if (bytes != want) {
+      throw damaged(str(file, " has ", bytes, " bytes where ", path, " records ", want,
+                        bytes < want ? " (truncated)" : ""));
+    }
+    const std::string crc = hex32(file_checksum(file).crc32c);
+    if (crc != entry["crc32c"].get<std::string>()) {
+      throw damaged(str(file, ": CRC32C ", crc, " differs from ",
+                        entry["crc32c"].get<std::string>(), " recorded in ", path));
+    }
+  }
+  return true;
 }
 
 nlohmann::json checkpoint_state(const std::string& dir) {
@@ -382,7 +487,8 @@ void export_write(const std::string& dir, const std::string& target, nlohmann::j
   if (ec) throw Error(str("cannot create ", tmp, ": ", ec.message()));
   try {
     for (const auto& e : fs::directory_iterator(dir)) {
-      if (e.path().filename() == kZeroDir || e.path().filename() == kTrainState) continue;
+      const std::string name = e.path().filename().string();
+      if (name == kZeroDir || name == kTrainState || name == kManifest) continue;
       fs::copy(e.path(), fs::path(tmp) / e.path().filename(), fs::copy_options::recursive, ec);
       if (ec) throw Error(str("cannot copy ", e.path().string(), " to ", tmp, ": ", ec.message()));
     }
@@ -390,6 +496,7 @@ void export_write(const std::string& dir, const std::string& target, nlohmann::j
     state["zero"]["sharded"] = false;
     state["zero"]["exported_from"] = fs::absolute(dir).string();
     write_file_atomic(path_join(tmp, kTrainState), state.dump(2) + "\n");
+    manifest_write(tmp);
     sync_dir(tmp);
     fs::rename(tmp, target, ec);
     if (ec) throw Error(str("cannot rename ", tmp, " to ", target, ": ", ec.message()));

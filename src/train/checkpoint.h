@@ -1,8 +1,11 @@
 // Training checkpoints: `checkpoint-<step>/` holding the model (a Hugging Face directory) or the
 // LoRA adapter (a PEFT directory), the optimizer moments (optimizer.safetensors), the trainer's
 // state (train_state.json: step, optimizer steps, loss scaler, seed, data position, log
-// history) and Transformers' trainer_state.json. A checkpoint is written under a temporary name
-// and renamed when complete, so a crash never leaves a directory that looks finished.
+// history), Transformers' trainer_state.json and, written last, manifest.json (every other
+// file's size and CRC32C, which checkpoint_verify checks). A checkpoint is written under a
+// temporary name and renamed when complete, so a crash never leaves a directory that looks
+// finished; when writing fails (a full disk), the temporary is removed and the checkpoints
+// before are untouched.
 //
 // Under ZeRO stages 1-3 with several ranks the optimizer state is partitioned: each rank writes
 // its pieces to zero/optimizer-rank-R-of-N.safetensors (keys exp_avg.NAME@BEGIN, where BEGIN is
@@ -30,7 +33,9 @@ std::string checkpoint_dir(const std::string& output_dir, int64_t step);
 // Writes a checkpoint of a model whose memory `engine` holds and of the optimizer over
 // engine.shard(); `files` (tokenizer files) are copied in beside the weights. Returns its
 // directory. A complete checkpoint of the same step is never replaced: that throws
-// llmtune::Error before anything is written. Collective: every rank calls it.
+// llmtune::Error before anything is written. A failure to write (a full disk) throws
+// llmtune::Error naming the checkpoint, the cause and the last complete checkpoint.
+// Collective: every rank calls it.
 std::string checkpoint_save(const std::string& output_dir, int64_t step, model::LlamaModel& model,
                             parallel::ZeroEngine& engine, AdamW& optimizer,
                             const nlohmann::json& train_state, const nlohmann::json& trainer_state,
@@ -40,6 +45,12 @@ std::string checkpoint_save(const std::string& output_dir, int64_t step, model::
 // their types and ranges, and its step against the directory name (checkpoint-<step>). Throws
 // llmtune::Error naming the file, the field and what to do.
 nlohmann::json checkpoint_state(const std::string& dir);
+
+// Checks every file of a checkpoint against its manifest.json, written last when it was saved
+// (each file's size and CRC32C). Returns false when it has none (llmtune before manifests): it
+// cannot be checked. Throws llmtune::Error naming the file and what differs when a file is
+// missing, truncated or damaged, or the manifest itself is.
+bool checkpoint_verify(const std::string& dir);
 
 // Throws llmtune::Error when a checkpoint's state holds optimizer state partitioned over another
 // number of ranks than `world`, saying how to resume it (the same number, or export first).

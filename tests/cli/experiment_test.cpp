@@ -169,6 +169,9 @@ TEST_F(CliExperiment, EditedCopiedOrRedundantCheckpointsAreRefused) {
   edited["step"] = 3;
   edited["optimizer_steps"] = 3;
   write_file_atomic(state, edited.dump());
+  // With its manifest the edit is damage, and the trial falls back past it (faults_test.cpp);
+  // without one (an older llmtune's checkpoint), train_state.json's own checks refuse it.
+  fs::remove(trial + "/checkpoint-4/manifest.json");
   r = run_llmtune("train --trial 1 --runs " + runs() + " --quiet");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("\"step\" is 3 but the directory is checkpoint-4"), std::string::npos)
@@ -193,6 +196,7 @@ TEST_F(CliExperiment, EditedCopiedOrRedundantCheckpointsAreRefused) {
   other["step"] = 5;
   other["optimizer_steps"] = 5;
   write_file_atomic(copied + "/train_state.json", other.dump());
+  fs::remove(copied + "/manifest.json");  // else the edit is damage, set aside
   r = run_llmtune("train --trial 1 --runs " + runs() + " --quiet");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("belongs to"), std::string::npos) << r.output;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 
 #include "cli/run_cli.h"
 #include "core/files.h"
@@ -150,6 +151,79 @@ TEST(CliHostile, OptionsThatDoNothingAreRefused) {
                                      dir.file("nowhere.yaml"));
   expect_refused(demo, {"nowhere.yaml"});
   EXPECT_EQ(demo.output.find("1/5"), std::string::npos) << demo.output;
+}
+
+// Files from strangers that would run for ever or take gigabytes stop at once with the limit
+// named and a non-zero exit: a "billion laughs" experiment YAML, chat templates that build huge
+// strings or loop, a tokenizer regex that backtracks catastrophically, a model index naming a
+// shard outside its directory.
+TEST(CliHostile, HostileFilesStopWithTheirLimitNamed) {
+  test::ScratchDir dir;
+  std::string bomb = "name: bomb\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 12; ++i) {
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) bomb += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  write_file_atomic(dir.file("bomb.yaml"), bomb);
+  expect_refused(
+      run_llmtune("experiment create " + dir.file("bomb.yaml") + " --runs " + dir.file("runs")),
+      {"bomb.yaml:", "more than 100000 values"});
+  expect_refused(run_llmtune("train " + dir.file("bomb.yaml") + " --runs " + dir.file("runs")),
+                 {"bomb.yaml:", "more than 100000 values"});
+
+  const std::string llama2 = test::shared_dir() + "/fixtures/llama2-tokenizer";
+  if (fs::exists(llama2)) {
+    write_file_atomic(dir.file("chat.json"), R"([{"role": "user", "content": "hi"}])");
+    const auto with = [&](const std::string& name, const std::function<void(nlohmann::json&)>& edit,
+                          const std::string& file) {
+      const std::string tok = dir.file(name);
+      fs::create_directories(tok);
+      for (const auto& e : fs::directory_iterator(llama2))
+        fs::copy_file(e.path(), tok + "/" + e.path().filename().string());
+      nlohmann::json j = read_json(tok + "/" + file);
+      edit(j);
+      write_file_atomic(tok + "/" + file, j.dump());
+      return tok;
+    };
+    for (const char* t :
+         {"{{ 'a' * 1000000000 }}", "{{ '%0999999999d' % 1 }}", "{{ 'x' | center(2000000000) }}",
+          "{% macro r(n) %}{{ r(n) }}{% endmacro %}{{ r(0) }}",
+          "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}"
+          "{% endfor %}"}) {
+      const std::string tok = with(
+          "tok", [&](nlohmann::json& j) { j["chat_template"] = t; }, "tokenizer_config.json");
+      expect_refused(
+          run_llmtune("tokenize --tokenizer " + tok + " --chat " + dir.file("chat.json")),
+          {"tokenizer_config.json"});
+      fs::remove_all(tok);
+    }
+    const std::string tok = with(
+        "regex",
+        [](nlohmann::json& j) {
+          j["normalizer"] = nullptr;
+          j["pre_tokenizer"] = {{"type", "Split"},
+                                {"pattern", {{"Regex", "(a|aa)+$"}}},
+                                {"behavior", "Isolated"},
+                                {"invert", false}};
+        },
+        "tokenizer.json");
+    expect_refused(run_llmtune("tokenize --backend tokenizer.json --tokenizer " + tok + " " +
+                               std::string(80, 'a') + "b"),
+                   {"tokenizer.json", "regular expression (a|aa)+$ failed", "backtracking"});
+  }
+
+  model::LlamaModel m(test::tiny_llama(64, 0.02), {});
+  m.init_weights(1);
+  io::SaveOptions save;
+  save.max_shard_bytes = 20000;
+  io::model_save(m, dir.file("model"), save);
+  const std::string index = dir.file("model/model.safetensors.index.json");
+  nlohmann::json j = read_json(index);
+  j["weight_map"]["model.norm.weight"] = "../../etc/passwd";
+  write_file_atomic(index, j.dump());
+  expect_refused(run_llmtune("generate --model " + dir.file("model") + " --prompt-ids 1"),
+                 {index, "weight_map[\"model.norm.weight\"]", "../../etc/passwd"});
 }
 
 TEST(CliHostile, EvalLimitAppliesToAPredictionsFile) {

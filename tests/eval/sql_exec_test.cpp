@@ -302,6 +302,44 @@ TEST_F(SqlExec, RowLimit) {
   EXPECT_EQ(match("SELECT a FROM x", "SELECT x.a FROM x, y", o), ExecOutcome::kGoldFailed);
 }
 
+// A query a model wrote may build a huge result or huge values: each stops with its limit named,
+// before the memory is taken (the values are checked before they are rendered, SQLite's own
+// memory is capped), never with a crash.
+TEST_F(SqlExec, HugeResultsAndValuesStopAtTheirLimits) {
+  const auto fails = [&](const std::string& sql, ExecOutcome want, const std::string& says,
+                         const ExecOptions& o = {}) {
+    const QueryResult r = run_query(db(), sql, o);
+    EXPECT_FALSE(r.ok) << sql;
+    EXPECT_EQ(r.error, want) << sql << ": " << r.message;
+    EXPECT_NE(r.message.find(says), std::string::npos) << sql << ": " << r.message;
+  };
+  // Many rows of many empty columns: 2000 x 90000 strings would be 5.8 GB of std::string alone.
+  std::string wide =
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 90000) "
+      "SELECT ''";
+  for (int i = 1; i < 2000; ++i) wide += ", ''";
+  ExecOptions small;
+  small.max_result_bytes = size_t{1} << 20;
+  fails(wide + " FROM c", ExecOutcome::kTooManyRows, "result larger than 1048576 bytes", small);
+  fails("SELECT randomblob(1000000), randomblob(1000000)", ExecOutcome::kTooManyRows,
+        "max_result_bytes", small);
+  // One value past SQLITE_LIMIT_LENGTH.
+  fails("SELECT zeroblob(1000000000)", ExecOutcome::kRuntimeError, "over the limit of 64 MiB");
+  fails("SELECT randomblob(1000000000)", ExecOutcome::kRuntimeError, "64 MiB");
+  // (printf('%.*c', 1000000000, 'x') is not here: SQLite 3.40 pads for ~10 s inside the one
+  // call, where the time limit cannot reach, then returns NULL: slow, but no memory taken.)
+  fails(
+      "SELECT length(group_concat(printf('%.*c', 1000000, 'x'))) FROM "
+      "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 100) SELECT x FROM c)",
+      ExecOutcome::kRuntimeError, "64 MiB");
+  // Values each within the limit that SQLite holds at once: its memory limit stops them.
+  std::string heavy = "SELECT length(printf('%.*c', 60000000, 'x'))";
+  std::string many = "SELECT printf('%.*c', 60000000, 'x')";
+  for (int i = 1; i < 12; ++i) many += ", printf('%.*c', 60000000, 'x')";
+  fails(many, ExecOutcome::kRuntimeError, "512 MiB");
+  EXPECT_EQ(rows(heavy), (Rows{{"60000000"}}));  // one big value is fine
+}
+
 TEST_F(SqlExec, FailingGoldCannotBeScored) {
   EXPECT_EQ(match("SELECT a FROM x", "SELECT a FROM nowhere"), ExecOutcome::kGoldFailed);
   EXPECT_EQ(match("SELECT a FROM x", "DELETE FROM x"), ExecOutcome::kGoldFailed);
@@ -366,6 +404,9 @@ TEST(SqlExecOptions, BadLimitsThrow) {
   EXPECT_THROW(run_query("unused.sqlite", "SELECT 1", o), Error);
   o.timeout_seconds = 1;
   o.max_rows = -1;
+  EXPECT_THROW(run_query("unused.sqlite", "SELECT 1", o), Error);
+  o.max_rows = 1;
+  o.max_result_bytes = 0;
   EXPECT_THROW(run_query("unused.sqlite", "SELECT 1", o), Error);
 }
 

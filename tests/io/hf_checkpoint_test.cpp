@@ -395,5 +395,49 @@ TEST_F(HfLoadError, IndexMapsTensorToWrongShard) {
                                      ", which does not contain it"}));
 }
 
+// An index from a stranger names only files of its own directory: an absolute path, a path with
+// directories or .., and a symbolic link that leads out of the directory are refused, naming the
+// index and the key. A hub cache's links into its blobs/ directory still load.
+TEST_F(HfLoadError, IndexNamingAShardOutsideItsDirectoryIsRefused) {
+  SaveOptions save;
+  save.max_shard_bytes = kShardBytes;
+  model_save(*model_, dir_.path(), save);
+  const std::string index = dir_.file("model.safetensors.index.json");
+  const nlohmann::json original = read_json(index);
+  const std::string key = "model.embed_tokens.weight";
+  ScratchDir elsewhere;
+  std::filesystem::copy_file(dir_.file(shard_file(1, 5)), elsewhere.file(shard_file(1, 5)));
+  for (const std::string& bad :
+       std::vector<std::string>{elsewhere.file(shard_file(1, 5)), "../" + shard_file(1, 5), "..",
+                                ".", "", "sub/" + shard_file(1, 5)}) {
+    nlohmann::json j = original;
+    j["weight_map"][key] = bad;
+    write_file_atomic(index, j.dump());
+    EXPECT_TRUE(load_fails({index, "weight_map[\"" + key + "\"] names \"" + bad + "\"",
+                            "not a plain file name", "fix the index"}));
+  }
+  std::filesystem::remove(dir_.file(shard_file(1, 5)));
+  std::filesystem::create_symlink(elsewhere.file(shard_file(1, 5)), dir_.file(shard_file(1, 5)));
+  write_file_atomic(index, original.dump());
+  EXPECT_TRUE(
+      load_fails({index, "weight_map[\"", "a symbolic link to " + elsewhere.file(shard_file(1, 5)),
+                  "outside the model directory"}));
+
+  // The hub cache's layout: snapshots/REV/FILE -> ../../blobs/HASH.
+  ScratchDir cache;
+  const std::filesystem::path snapshot = cache.path() + "/snapshots/abc123";
+  std::filesystem::create_directories(snapshot);
+  std::filesystem::create_directories(cache.path() + "/blobs");
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+    if (e.is_symlink()) continue;
+    const std::string name = e.path().filename().string();
+    std::filesystem::copy_file(e.path(), cache.path() + "/blobs/" + name + ".blob");
+    std::filesystem::create_symlink("../../blobs/" + name + ".blob", snapshot / name);
+  }
+  std::filesystem::copy_file(elsewhere.file(shard_file(1, 5)), cache.path() + "/blobs/shard1.blob");
+  std::filesystem::create_symlink("../../blobs/shard1.blob", snapshot / shard_file(1, 5));
+  expect_same_weights(*model_load(snapshot.string(), options(Training::kFull)), *model_);
+}
+
 }  // namespace
 }  // namespace llmtune::io

@@ -210,6 +210,45 @@ TEST(JinjaLimits, HugeValuesLongLoopsAndGrowingOutputStop) {
   for (int k = 0; k < 3; ++k) EXPECT_EQ(t.render(Json::object()).size(), 100000u);
 }
 
+// Every place a string grows piece by piece stops at the value limit before it grows past it:
+// a list of 10 MB of strings joined with a long separator; a list holding it 100 times printed
+// or serialized; formats of it; a text of a million lines indented; a string list repeated (a
+// list holds copies of its strings, so [s] * n costs n strings). Printing or comparing lists
+// nested to 10^9 elements costs steps (jinja2 would grind for hours or exhaust memory).
+TEST(JinjaLimits, StringsGrownPieceByPieceStop) {
+  const std::string big =
+      "{% set s = 'x' * 1000 %}{% set l = [s] * 10000 %}{% set m = [l] * 100 %}";
+  const std::string lines = "{% set t = 'a\\n' * 1000000 %}";
+  for (const std::string& t : std::vector<std::string>{
+           big + "{{ l | join(',' * 1000) }}", big + "{{ ('y' * 1000).join(l) }}", big + "{{ m }}",
+           big + "{{ m | tojson }}", big + "{{ {'a': m} }}", big + "{{ '%s%s' % (m, m) }}",
+           big + "{{ '{}{}'.format(m, m) }}", big + "{{ [s * 10000] * 100000 }}",
+           lines + "{{ t | indent(100) }}", lines + "{{ t | indent(100, true, true) }}",
+           "{{ 'a' * 1000000000 }}", "{{ 'x' | center(2000000000) }}", "{{ '%0999999999d' % 1 }}",
+           "{{ 'x'.rjust(2147483648) }}"}) {
+    const TemplateError e = error_of(t, Json::object());
+    EXPECT_NE(std::string(e.what()).find("more than 16 MiB"), std::string::npos)
+        << t << ": " << e.what();
+  }
+  EXPECT_EQ(render(big + "{{ (l | join(',')) | length }}"), "10009999");  // within the limits
+  std::string nested = "{% set a0 = [1] * 10 %}{% set b0 = [1] * 10 %}";
+  for (int i = 1; i <= 9; ++i) {
+    const std::string n = std::to_string(i), p = std::to_string(i - 1);
+    nested += "{% set a" + n + " = [a" + p + "] * 10 %}{% set b" + n + " = [b" + p + "] * 10 %}";
+  }
+  EXPECT_NE(std::string(error_of("{% for i in range(1000000000) %}{% endfor %}").what())
+                .find("Range too big"),
+            std::string::npos);
+  for (const std::string& t : {nested + "{{ a9 == b9 }}", nested + "{{ a9 < b9 }}",
+                               nested + "{{ a9 in [b9] }}", nested + "{{ a9 }}"}) {
+    const TemplateError e = error_of(t, Json::object());
+    const std::string what = e.what();
+    EXPECT_TRUE(what.find("more than 10000000 steps") != std::string::npos ||
+                what.find("more than 16 MiB") != std::string::npos)
+        << t << ": " << what;
+  }
+}
+
 // Long flat chains nest too: a + b + c + ... is a tree as deep as the chain is long, which
 // evaluating and freeing would recurse through (a stack overflow at 20,000 links).
 TEST(JinjaErrors, LongChainsFailCleanly) {

@@ -1,7 +1,9 @@
 // The experiment store: round trips, metric order, checkpoint sorting, concurrent readers and
 // writers (threads and processes), reopening, and refusing files that are not a store.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -364,6 +366,69 @@ TEST(Store, WriterInAnotherProcessNeverBlocksTheReader) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_EQ(last, static_cast<size_t>(kRows));
+}
+
+// Forks a process that takes the store's write lock (BEGIN IMMEDIATE) and holds it for
+// `hold_ms`; returns its pid once it holds the lock.
+pid_t hold_write_lock(const std::string& path, int hold_ms) {
+  int ready[2];
+  if (pipe(ready) != 0) return -1;
+  const pid_t child = fork();
+  if (child == 0) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open(path.c_str(), &db) == SQLITE_OK &&
+                     sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK
+                 ? 0
+                 : 1;
+    const char byte = 'x';
+    if (write(ready[1], &byte, 1) != 1) rc = 1;
+    usleep(static_cast<useconds_t>(hold_ms) * 1000);
+    sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    _exit(rc);
+  }
+  char byte = 0;
+  if (child < 0 || read(ready[0], &byte, 1) != 1) return -1;
+  close(ready[0]);
+  close(ready[1]);
+  return child;
+}
+
+// Another process holding the store's write lock: a writer waits for it, within the busy
+// timeout, and goes on once it is released; past the timeout its error names the store, how long
+// it waited and what to do.
+TEST(Store, AWriterWaitsForAnotherProcessesLockThenFailsClearly) {
+  test::ScratchDir dir;
+  const std::string path = dir.file("llmtune.db");
+  int64_t e = 0;
+  {
+    auto store = Store::open(path);
+    e = store->create_experiment("a", "", {}, "loss", true);
+  }
+  ::setenv("LLMTUNE_STORE_BUSY_MS", "5000", 1);
+  auto patient = Store::open(path);
+  ::setenv("LLMTUNE_STORE_BUSY_MS", "200", 1);
+  auto hasty = Store::open(path);
+  ::unsetenv("LLMTUNE_STORE_BUSY_MS");
+
+  pid_t child = hold_write_lock(path, 300);
+  ASSERT_GT(child, 0);
+  patient->set_experiment_request(e, "pause");  // waits out the 300 ms
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(patient->experiment(e).request, "pause");
+
+  child = hold_write_lock(path, 3000);
+  ASSERT_GT(child, 0);
+  ::setenv("LLMTUNE_STORE_BUSY_MS", "200", 1);  // as when `hasty` was opened, for the message
+  expect_error([&] { hasty->set_experiment_request(e, ""); },
+               {path, "locked", "200 ms", "fuser " + path, "retry"});
+  ::unsetenv("LLMTUNE_STORE_BUSY_MS");
+  kill(child, SIGKILL);
+  waitpid(child, &status, 0);
+  hasty->set_experiment_request(e, "");  // released: the store is whole and writable
+  EXPECT_EQ(patient->experiment(e).request, "");
 }
 
 TEST(Store, ConcurrentFirstOpensCreateTheSchemaOnce) {

@@ -88,6 +88,8 @@ TEST_F(ShardedCheckpoint, ExportReassemblesTheMomentsExactly) {
   EXPECT_EQ(read_file(dir_.file("whole/optimizer.safetensors")), whole_);
   EXPECT_FALSE(read_json(dir_.file("whole/train_state.json"))["zero"]["sharded"]);
   EXPECT_FALSE(fs::exists(dir_.file("whole.partial")));
+  EXPECT_TRUE(checkpoint_verify(dir_.file("whole")));  // its own manifest, not the source's
+  EXPECT_FALSE(read_json(dir_.file("whole/manifest.json"))["files"].contains("zero/layout.json"));
 }
 
 TEST_F(ShardedCheckpoint, OutInsideTheSourceOrAnExistingTemporaryIsRefused) {

@@ -29,6 +29,15 @@ void budget_step() {
   }
 }
 
+void budget_growing(size_t bytes) {
+  if (t_budget == nullptr) return;
+  budget_step();
+  if (bytes > kMaxValueBytes) {
+    fail("the template makes a value of more than " + mib(kMaxValueBytes) +
+         ", the limit of one string, list or output");
+  }
+}
+
 void budget_bytes(uint64_t count, uint64_t size) {
   if (t_budget == nullptr) return;
   uint64_t bytes = 0;

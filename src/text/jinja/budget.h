@@ -35,5 +35,9 @@ void budget_step();
 // Before making a value of `bytes` (count * size, which may overflow: pass them apart);
 // fail() past kMaxValueBytes for it or kMaxRenderBytes for the render.
 void budget_bytes(uint64_t count, uint64_t size = 1);
+// While a string grows piece by piece (join, indent, format, repr, tojson): fail() once it is
+// past kMaxValueBytes, before the next piece is added. A piece costs a step too, so that
+// printing or comparing a list that holds itself many times over stops in time.
+void budget_growing(size_t bytes);
 
 }  // namespace llmtune::text::jinja

@@ -218,11 +218,16 @@ Value filter_indent(Renderer&, const Value& v, CallArgs& a) {
   std::vector<std::string> lines = py_splitlines(s, false);
   std::string rv;
   if (truthy(p[2])) {
-    for (size_t i = 0; i < lines.size(); ++i) rv += (i ? "\n" + indention : "") + lines[i];
+    for (size_t i = 0; i < lines.size(); ++i) {
+      budget_growing(rv.size() + indention.size());
+      rv += (i ? "\n" + indention : "") + lines[i];
+    }
   } else {
     rv = lines.empty() ? "" : lines[0];
-    for (size_t i = 1; i < lines.size(); ++i)
+    for (size_t i = 1; i < lines.size(); ++i) {
+      budget_growing(rv.size() + indention.size());
       rv += "\n" + (lines[i].empty() ? lines[i] : indention + lines[i]);
+    }
   }
   if (truthy(p[1])) rv = indention + rv;
   return string_like(v, std::move(rv));
@@ -245,6 +250,7 @@ Value filter_join(Renderer&, const Value& v, CallArgs& a) {
   AttrGetter getter(p[1], false);
   size_t i = 0;
   for (const auto& item : iterate(v)) {
+    budget_growing(out.size());
     if (i++) out += sep;
     out += py_str(p[1].is_none() ? item : getter(item));
   }

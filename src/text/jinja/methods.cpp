@@ -129,6 +129,7 @@ Value join_method(const std::string& s, CallArgs& a) {
     if (!item.is_string())
       fail("sequence item " + std::to_string(i) + ": expected str instance, " + item.type_name() +
            " found");
+    budget_growing(out.size() + s.size() + item.as_string().size());
     if (i++) out += s;
     out += item.as_string();
   }
@@ -220,6 +221,7 @@ Value format_impl(const std::string& s, CallArgs& a, bool escape) {
       text = py_center(text, format_number(spec), U' ', v.is_number() ? 1 : -1);
     }
     if (escape && !(v.is_markup() && conv.empty())) text = html_escape(Value(text)).as_string();
+    budget_growing(out.size() + text.size());
     out += text;
   }
   return Value(std::move(out));

@@ -21,7 +21,7 @@ Value repeat(const Value& seq, int64_t n) {
     if (seq.is_string()) {
       budget_bytes(seq.as_string().size(), static_cast<uint64_t>(n));
     } else {
-      budget_bytes(seq.as_list().size() * sizeof(Value), static_cast<uint64_t>(n));
+      budget_bytes(list_bytes(seq.as_list()), static_cast<uint64_t>(n));
     }
   }
   if (seq.is_string()) {
@@ -507,6 +507,7 @@ std::string format_percent(const std::string& fmt, const Value& args, bool escap
       source = &positional[next++];
     }
     out += format_one(fmt[i], flags, width, precision, *source, escape);
+    budget_growing(out.size());
   }
   if (!args.is_dict() && next < positional.size())
     fail("not all arguments converted during string formatting");

@@ -16,18 +16,25 @@ Value Value::undefined(std::string message) {
   return Value(std::make_shared<const UndefinedInfo>(UndefinedInfo{std::move(message)}));
 }
 
+uint64_t list_bytes(const ValueList& items) {
+  uint64_t bytes = items.size() * sizeof(Value);
+  for (const Value& v : items)
+    if (v.is_string()) bytes += v.as_string().size();
+  return bytes;
+}
+
 Value Value::list(ValueList items) {
-  budget_bytes(items.size(), sizeof(Value));
+  budget_bytes(list_bytes(items));
   return Value(ListRef{std::make_shared<const ValueList>(std::move(items)), nullptr});
 }
 
 Value Value::tuple(ValueList items) {
-  budget_bytes(items.size(), sizeof(Value));
+  budget_bytes(list_bytes(items));
   return Value(TupleRef{std::make_shared<const ValueList>(std::move(items))});
 }
 
 Value Value::view(ValueList items, std::shared_ptr<const ViewInfo> info) {
-  budget_bytes(items.size(), sizeof(Value));
+  budget_bytes(list_bytes(items));
   return Value(ListRef{std::make_shared<const ValueList>(std::move(items)), std::move(info)});
 }
 
@@ -221,14 +228,17 @@ bool py_equal(const Value& a, const Value& b) {
     case K::Tuple: {
       const auto &x = a.as_list(), &y = b.as_list();
       if (x.size() != y.size()) return false;
-      for (size_t i = 0; i < x.size(); ++i)
+      for (size_t i = 0; i < x.size(); ++i) {
+        budget_step();
         if (!py_equal(x[i], y[i])) return false;
+      }
       return true;
     }
     case K::Dict: {
       const auto &x = a.as_dict(), &y = b.as_dict();
       if (x.items.size() != y.items.size()) return false;
       for (const auto& [k, v] : x.items) {
+        budget_step();
         const Value* o = y.find(k);
         if (!o || !py_equal(v, *o)) return false;
       }
@@ -258,6 +268,7 @@ bool py_less(const Value& a, const Value& b) {
   if (a.kind() == b.kind() && a.is_sequence_like()) {
     const auto &x = a.as_list(), &y = b.as_list();
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+      budget_step();
       if (!py_equal(x[i], y[i])) return py_less(x[i], y[i]);
     }
     return x.size() < y.size();
@@ -272,6 +283,7 @@ std::string repr_items(const ValueList& items, const char* open, const char* clo
                        bool one_tuple) {
   std::string out = open;
   for (size_t i = 0; i < items.size(); ++i) {
+    budget_growing(out.size());
     if (i) out += ", ";
     out += py_repr(items[i]);
   }
@@ -282,6 +294,7 @@ std::string repr_items(const ValueList& items, const char* open, const char* clo
 std::string repr_dict(const Dict& d) {
   std::string out = "{";
   for (size_t i = 0; i < d.items.size(); ++i) {
+    budget_growing(out.size());
     if (i) out += ", ";
     out += py_repr(d.items[i].first) + ": " + py_repr(d.items[i].second);
   }
@@ -569,6 +582,7 @@ void dump_dict(std::string& out, const Dict& d, const JsonOptions& o, int level)
 }
 
 void dump(std::string& out, const Value& v, const JsonOptions& o, int level) {
+  budget_growing(out.size() + o.indent.size() * static_cast<size_t>(level + 1));
   switch (v.kind()) {
     case Value::Kind::None:
       out += "null";

@@ -245,6 +245,11 @@ Value string_like(const Value& like, std::string text);
 
 // Helpers to build values.
 Value make_dict(std::vector<std::pair<Value, Value>> items);
+
+// The bytes a list's items hold: their slots and the strings among them. A Value holds its
+// string, so copying a list copies them (nested lists and dicts are shared); [s] * n must count
+// n copies of s, not n slots.
+uint64_t list_bytes(const ValueList& items);
 Value make_function(std::string name, std::function<Value(Renderer&, CallArgs&)> call);
 
 }  // namespace llmtune::text::jinja
