@@ -60,6 +60,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# The fuzz build needs no Python packages.
+if [ "${1:-}" = "fuzz" ]; then
+  exit 0
+fi
+
 # .venv is current when its stamp holds the hash of requirements.txt (with the source-built
 # package and its install script); otherwise it is rebuilt from scratch (--clear), so that a
 # package dropped from the file does not linger.
