@@ -32,6 +32,11 @@ packages=(
   # and the headless browser its page tests drive (selenium from .venv, urllib3/certifi Debian's)
   libcpp-httplib-dev libjs-chart.js chromium chromium-driver python3-urllib3 python3-certifi
 )
+# `install-deps.sh fuzz` (make fuzz): also clang with libFuzzer and the sanitizers' runtimes, and
+# clang's OpenMP, for the fuzz build.
+if [ "${1:-}" = "fuzz" ]; then
+  packages+=(clang libclang-rt-dev libomp-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -53,6 +58,11 @@ if [ ${#missing[@]} -gt 0 ]; then
       exit 1
     }
   fi
+fi
+
+# The fuzz build needs no Python packages.
+if [ "${1:-}" = "fuzz" ]; then
+  exit 0
 fi
 
 # .venv is current when its stamp holds the hash of requirements.txt (with the source-built

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/json.h"
 #include "io/safetensors.h"
 
 namespace llmtune::io {
@@ -36,15 +37,9 @@ model::LoraConfig adapter_config_load(const std::string& dir) {
   const json j = read_json(path);
   if (!j.is_object()) throw Error(str(path, ": expected a JSON object"));
   model::LoraConfig c;
-  auto get = [&](const char* key, auto fallback) {
-    using T = decltype(fallback);
-    if (!j.contains(key) || j[key].is_null()) return fallback;
-    try {
-      return j[key].get<T>();
-    } catch (const json::exception&) {
-      throw Error(str(path, ": \"", key, "\" has the wrong type (", j[key].dump(), ")"));
-    }
-  };
+  // Typed reads that refuse what nlohmann would convert: r 4.5 (truncated) or 1e300 (out of
+  // int64's range, undefined behaviour), an infinite alpha.
+  auto get = [&](const char* key, auto fallback) { return json_get_or(j, key, fallback, path); };
   const std::string peft_type = get("peft_type", std::string("LORA"));
   if (peft_type != "LORA") {
     throw Error(

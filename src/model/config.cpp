@@ -119,6 +119,15 @@ void sizes_check(ModelConfig& c, const json& j, const std::string& where) {
   if (c.head_dim <= 0 || c.head_dim % 2 != 0 || c.head_dim > 4096) {
     throw Error(str(where, ": head_dim must be positive, even and at most 4096, got ", c.head_dim));
   }
+  // With head_dim given, the attention projections are heads x head_dim wide, not hidden_size:
+  // their size too, so that q_dim(), kv_dim() and parameter_count() cannot overflow.
+  const double attention = static_cast<double>(c.num_hidden_layers) * h * 2 *
+                           static_cast<double>(c.head_dim) * (heads + kv);
+  if (attention > 1e13) {
+    throw Error(str(where, ": num_attention_heads ", c.num_attention_heads,
+                    ", num_key_value_heads ", c.num_key_value_heads, " and head_dim ", c.head_dim,
+                    " describe attention far beyond any Llama/Mistral; check config.json"));
+  }
 }
 
 }  // namespace

@@ -566,9 +566,17 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
   if (type == "Fuse") return std::make_unique<Fuse>();
   if (type == "Strip") {
     auto s = std::make_unique<DecodeStrip>();
-    s->content = j.at("content").get<std::string>();
-    s->start = j.value("start", 0);
-    s->stop = j.value("stop", 0);
+    // Counts read as typed integers: nlohmann's j.value("start", 0) would cast 1e300 to int
+    // (undefined behaviour), and -1 wraps to a count that never ends.
+    s->content = json_get<std::string>(j, "content", where + " decoder Strip");
+    const int64_t start = json_get_or<int64_t>(j, "start", 0, where + " decoder Strip");
+    const int64_t stop = json_get_or<int64_t>(j, "stop", 0, where + " decoder Strip");
+    if (s->content.empty() || start < 0 || stop < 0) {
+      throw Error(str(where, ": decoder Strip needs a non-empty content and non-negative ",
+                      "start and stop, got ", j.dump().substr(0, 80)));
+    }
+    s->start = static_cast<size_t>(start);
+    s->stop = static_cast<size_t>(stop);
     return s;
   }
   if (type == "ByteLevel") return std::make_unique<DecodeByteLevel>();

@@ -358,5 +358,14 @@ TEST_F(PeftLoadError, EmptyTargetsAndAbsurdAlphaAreRefused) {
   EXPECT_TRUE(load_fails({"lora_alpha must be positive and at most 1e6"}));
 }
 
+// A rank that is not an integer is refused, not truncated (4.5) or cast past int64's range
+// (1e300, undefined behaviour; found by fuzz_peft_adapter, tests/fuzz_regressions).
+TEST_F(PeftLoadError, NonIntegerRankIsRefused) {
+  for (double r : {4.5, 1e300}) {
+    edit_config([&](json& j) { j["r"] = r; });
+    EXPECT_TRUE(load_fails({config_path(), "\"r\" must be"})) << r;
+  }
+}
+
 }  // namespace
 }  // namespace llmtune::io

@@ -108,6 +108,14 @@ TEST(ModelConfig, EosListsAndAbsurdSizesAreCheckedBeforeUse) {
     EXPECT_NE(e.find("far beyond any Llama/Mistral"), std::string::npos) << key << ": " << e;
   }
   EXPECT_NE(with("head_dim", 1 << 20).find("head_dim"), std::string::npos);
+  // Heads times an explicit head_dim past int64 (found by fuzz_hf_model: q_dim() overflowed).
+  j = llama_json();
+  j["num_attention_heads"] = j["num_key_value_heads"] = int64_t{1} << 62;
+  j["head_dim"] = 2;
+  EXPECT_NE(error_of([&] {
+              ModelConfig::from_json(j, "config.json");
+            }).find("attention far beyond any Llama/Mistral"),
+            std::string::npos);
 }
 
 TEST(ModelConfig, TokenIdsWindowsAndIntegersAreChecked) {
