@@ -177,12 +177,45 @@ json yaml_convert(const YAML::Node& node, const std::string& path, YamlWalk& wal
   return nullptr;
 }
 
+// Whether the text holds more than one YAML document. The parser is asked for at most two:
+// yaml-cpp 0.7's LoadAll loops forever on some inputs (",#!#!" found by fuzz/experiment;
+// jbeder/yaml-cpp#1040).
+class IgnoreEvents : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+bool several_documents(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  IgnoreEvents events;
+  int documents = 0;
+  while (documents < 2 && parser.HandleNextDocument(events)) ++documents;
+  return documents > 1;
+}
+
 }  // namespace
 
 YamlJson yaml_to_json(const std::string& text, const std::string& label) {
-  std::vector<YAML::Node> docs;
+  YAML::Node doc;
   try {
-    docs = YAML::LoadAll(text);
+    doc = YAML::Load(text);
+    if (several_documents(text)) {
+      throw Error(str(label,
+                      ": invalid YAML: more than one document (separated by ---); an experiment "
+                      "is one document"));
+    }
   } catch (const YAML::DeepRecursion& e) {  // its message is yaml-cpp's "bad file"
     throw Error(str(label, ":", e.mark.line + 1, ": invalid YAML: nested deeper than ", e.depth(),
                     " levels; an experiment config needs a few"));
@@ -191,13 +224,9 @@ YamlJson yaml_to_json(const std::string& text, const std::string& label) {
   } catch (const YAML::Exception& e) {
     throw Error(str(label, ": invalid YAML: ", e.what()));
   }
-  if (docs.size() > 1) {
-    throw Error(str(label, ": invalid YAML: ", docs.size(),
-                    " documents (separated by ---); an experiment is one document"));
-  }
   YamlJson out;
   YamlWalk walk{label, out.keys};
-  if (!docs.empty()) out.value = yaml_convert(docs[0], "", walk, 0);
+  out.value = yaml_convert(doc, "", walk, 0);
   return out;
 }
 
