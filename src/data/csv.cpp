@@ -95,8 +95,11 @@ std::string csv_format_row(const std::vector<std::string>& fields) {
   for (size_t k = 0; k < fields.size(); ++k) {
     const std::string& f = fields[k];
     if (k > 0) out.push_back(',');
-    const bool quote =
-        f.find_first_of(",\"\r\n") != std::string::npos || (f.empty() && fields.size() == 1);
+    // A row's first field starting with a byte-order mark is quoted: unquoted at the start of a
+    // file, csv_parse would take the mark for the file's own and drop it.
+    const bool quote = f.find_first_of(",\"\r\n") != std::string::npos ||
+                       (f.empty() && fields.size() == 1) ||
+                       (k == 0 && f.starts_with("\xEF\xBB\xBF"));
     if (!quote) {
       out += f;
       continue;
