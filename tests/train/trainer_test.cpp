@@ -9,7 +9,6 @@
 
 #include "core/error.h"
 #include "core/files.h"
-#include "core/philox.h"
 #include "support/errors.h"
 #include "support/scratch.h"
 #include "support/tiny_llama.h"
@@ -27,21 +26,7 @@ model::ModelConfig tiny() {
 
 // Samples of 6..20 tokens whose second half is labelled.
 std::vector<data::Sample> samples(int64_t n, uint64_t seed) {
-  std::vector<data::Sample> out;
-  PhiloxStream rng(seed, 3);
-  for (int64_t i = 0; i < n; ++i) {
-    data::Sample s;
-    const int64_t len = 6 + static_cast<int64_t>(rng.bits(2 * i) % 15);
-    for (int64_t t = 0; t < len; ++t) {
-      const int32_t id = static_cast<int32_t>(rng.bits(1000 + i * 64 + t) % 64);
-      s.input_ids.push_back(id);
-      s.labels.push_back(t >= len / 2 ? id : -100);
-    }
-    s.prompt_length = len / 2;
-    s.full_length = len;
-    out.push_back(s);
-  }
-  return out;
+  return test::labelled_samples(n, seed, 15);
 }
 
 std::unique_ptr<model::LlamaModel> make_model(bool lora) {
