@@ -88,7 +88,7 @@ DemoScale demo_scale(const DemoOptions& a, bool gpu) {
   s.corpus.seed = 7;
   s.model = tiny_llama(128, 4);
   if (a.quick) {
-    // CI: every stage in about three minutes on 2 cores.
+    // CI: every stage, in a few minutes on 2 cores.
     s.name = "quick (CI)";
     s.data.databases = 16;
     s.data.questions_per_db = 50;
