@@ -105,8 +105,8 @@ TEST(YamlToJson, RejectsDuplicateKeysNonScalarKeysAndSeveralDocuments) {
                          {"d.yaml:3", "duplicate key 'a.r'", "d.yaml:2"}));
   EXPECT_TRUE(error_with([] { yaml_to_json("? [1, 2]\n: x\n", "k.yaml"); },
                          {"k.yaml:1", "a key must be a plain name"}));
-  EXPECT_TRUE(
-      error_with([] { yaml_to_json("a: 1\n---\nb: 2\n", "m.yaml"); }, {"m.yaml", "more than one document"}));
+  EXPECT_TRUE(error_with([] { yaml_to_json("a: 1\n---\nb: 2\n", "m.yaml"); },
+                         {"m.yaml", "more than one document"}));
 }
 
 TEST(YamlToJson, BoundsAliasExpansionAndNesting) {
