@@ -305,20 +305,29 @@ struct Scored {
   int64_t steps = 0;
 };
 
-// A model's scores on one difficulty's test split. Generation stops at EOS or after the longest
-// training query of the subset and a margin: a model that never stops (the untrained one) costs
-// no more than a right answer could need.
-eval::GroupScores score_model(model::LlamaModel& m, const text::Tokenizer& tok,
-                              const data::DatasetSplits& s) {
+// One difficulty: its splits, and how its test split is evaluated. Generation stops at EOS or
+// after the longest training query of the subset and a margin: a model that never stops (the
+// untrained one) costs no more than a right answer could need.
+struct Subset {
+  data::DatasetSplits splits;
+  eval::EvalOptions options;
+};
+
+Subset subset_load(const DemoPaths& p, const text::Tokenizer& tok, const std::string& name) {
+  Subset s{data::load_dataset(p.data, name, ""), {}};
   size_t longest = 0;
-  for (const data::Record& r : s.train)
+  for (const data::Record& r : s.splits.train)
     longest = std::max(longest, tok.encode(r.response, {.add_special_tokens = false}).size());
-  eval::EvalOptions o;
-  o.batch_size = 8;
-  o.sampling.max_new_tokens = static_cast<int64_t>(longest) + 16;
-  o.db_root = s.db_root;
-  o.exec.timeout_seconds = 2.0;
-  return eval::evaluate(m, tok, s.test, o, nullptr).groups.at("all");
+  s.options.batch_size = 8;
+  s.options.sampling.max_new_tokens = static_cast<int64_t>(longest) + 16;
+  s.options.db_root = s.splits.db_root;
+  s.options.exec.timeout_seconds = 2.0;
+  return s;
+}
+
+// A model's scores on one difficulty's test split.
+eval::GroupScores score_model(model::LlamaModel& m, const text::Tokenizer& tok, const Subset& s) {
+  return eval::evaluate(m, tok, s.splits.test, s.options, nullptr).groups.at("all");
 }
 
 // The finetuned model of a trial: its last checkpoint (merged into the base for LoRA).
@@ -345,9 +354,9 @@ std::unique_ptr<model::LlamaModel> trial_final_model(track::Store& store, int64_
 // trial's finetuned model with its training time.
 std::vector<Scored> score_all(const DemoPaths& p, int64_t experiment) {
   const auto tok = text::tokenizer_load(p.tokenizer);
-  std::map<std::string, data::DatasetSplits> tests;  // by difficulty, read once
+  std::map<std::string, Subset> tests;  // by difficulty, read once
   for (const char* subset : {"easy", "medium", "hard"})
-    tests[subset] = data::load_dataset(p.data, subset, "");
+    tests[subset] = subset_load(p, *tok, subset);
   std::vector<Scored> rows;
   for (const std::string subset : {"easy", "medium", "hard"}) {
     for (const auto& [name, dir] :
