@@ -118,18 +118,20 @@ void override_apply(json& root, std::vector<KeyOrigin>& keys, const std::string&
   }
 }
 
-// {batches: N} or N. Records and epochs need a dataset size llmtune does not fix up front.
-int64_t length_read(const json& v, const std::string& key, const Locator& loc) {
-  if (!v.is_object()) return read_int(v, key, loc);
-  check_keys(v, key, kLengthKeys, loc);
-  for (const char* unit : {"records", "epochs"}) {
-    if (v.contains(unit)) {
-      fail_at(loc, key + "." + unit,
-              "llmtune counts batches (optimizer steps); write {batches: N}");
-    }
+// {batches: N}, {records: N}, {epochs: N}, or N batches.
+Length length_read(const json& v, const std::string& key, const Locator& loc) {
+  Length l;
+  if (!v.is_object()) {
+    l.value = read_int(v, key, loc);
+  } else {
+    check_keys(v, key, kLengthKeys, loc);
+    if (v.size() != 1)
+      fail_at(loc, key, "expected one unit: {batches: N}, {records: N} or {epochs: N}");
+    l.unit = v.begin().key();
+    l.value = read_int(v.begin().value(), key + "." + l.unit, loc);
   }
-  if (!v.contains("batches")) fail_at(loc, key, "expected {batches: N}");
-  return read_int(v["batches"], key + ".batches", loc);
+  if (l.value < 1) fail_at(loc, key, str("must be >= 1 ", l.unit));
+  return l;
 }
 
 // The adaptive_asha keys: refused for another searcher, checked for adaptive_asha, which also
@@ -144,8 +146,10 @@ void asha_parse(const json& sj, const Locator& loc, Searcher& s) {
     }
   }
   if (s.name != "adaptive_asha") return;
-  if (s.max_length_batches < 1) {
-    fail_at(loc, "searcher", "'max_length' is required for adaptive_asha: {batches: N}");
+  if (s.max_length.value < 1) {
+    fail_at(loc, "searcher",
+            "'max_length' is required for adaptive_asha: {batches: N}, {records: N} or "
+            "{epochs: N}");
   }
   if (sj.contains("bracket_rungs")) {
     fail_at(loc, "searcher.bracket_rungs", "is not supported; choose the brackets with mode");
@@ -205,8 +209,7 @@ Searcher searcher_parse(const json& root, const Locator& loc, std::vector<std::s
     s.smaller_is_better = read_bool(sj["smaller_is_better"], "searcher.smaller_is_better", loc);
   }
   if (sj.contains("max_length") && !sj["max_length"].is_null()) {
-    s.max_length_batches = length_read(sj["max_length"], "searcher.max_length", loc);
-    if (s.max_length_batches < 1) fail_at(loc, "searcher.max_length", "must be >= 1 batch");
+    s.max_length = length_read(sj["max_length"], "searcher.max_length", loc);
   }
   if (sj.contains("max_trials")) {
     s.max_trials = read_int(sj["max_trials"], "searcher.max_trials", loc);
@@ -288,8 +291,6 @@ int64_t others_check(const json& root, const Locator& loc) {
   for (const char* k : {"min_validation_period", "min_checkpoint_period"}) {
     if (root.contains(k) && !root[k].is_null()) length_read(root[k], k, loc);
   }
-  if (root.contains("records_per_epoch"))
-    read_int(root["records_per_epoch"], "records_per_epoch", loc);
   if (root.contains("scheduling_unit")) read_int(root["scheduling_unit"], "scheduling_unit", loc);
   if (root.contains("checkpoint_policy")) {
     const std::string p = read_string(root["checkpoint_policy"], "checkpoint_policy", loc);
@@ -307,6 +308,22 @@ int64_t others_check(const json& root, const Locator& loc) {
   return 0;
 }
 
+// records_per_epoch: the training set's size, which a length in epochs needs (Determined asks
+// for it with DeepSpeed trials; llmtune counts lengths before any trial has read its data).
+int64_t records_per_epoch_read(const json& root, const Searcher& s, const Locator& loc) {
+  int64_t n = 0;
+  if (root.contains("records_per_epoch") && !root["records_per_epoch"].is_null()) {
+    n = read_int(root["records_per_epoch"], "records_per_epoch", loc);
+    if (n < 1) fail_at(loc, "records_per_epoch", "must be >= 1");
+  }
+  if (s.max_length.unit == "epochs" && n == 0) {
+    fail_at(loc, "searcher.max_length.epochs",
+            "a length in epochs needs records_per_epoch, the number of training samples, at the "
+            "top of the config (`llmtune data stats` counts them), or write {batches: N}");
+  }
+  return n;
+}
+
 // Keys valid one level down, suggested for a top-level key that belongs there ("model:").
 std::vector<std::string> nested_keys() {
   std::vector<std::string> out;
@@ -319,12 +336,14 @@ std::vector<std::string> nested_keys() {
 // Determined's HF callback logs a mismatch between the searcher length and max_steps.
 void max_length_notice(ExperimentConfig& e) {
   const json& hp = e.hyperparameters;
-  if (e.searcher.max_length_batches <= 0 || !hp.contains("training_args")) return;
+  if (e.searcher.max_length.unit != "batches" || e.searcher.max_length.value <= 0 ||
+      !hp.contains("training_args"))
+    return;
   const json& ta = hp["training_args"];
   if (!ta.is_object() || !ta.contains("max_steps") || !ta["max_steps"].is_number()) return;
   const int64_t max_steps = ta["max_steps"].get<int64_t>();
-  if (max_steps > 0 && max_steps != e.searcher.max_length_batches) {
-    e.notices.push_back(str("searcher.max_length (", e.searcher.max_length_batches,
+  if (max_steps > 0 && max_steps != e.searcher.max_length.value) {
+    e.notices.push_back(str("searcher.max_length (", e.searcher.max_length.value,
                             " batches) differs from hyperparameters.training_args.max_steps (",
                             max_steps, "); a trial trains max_steps steps"));
   }
@@ -374,6 +393,7 @@ ExperimentConfig experiment_parse(const std::string& yaml, const std::string& pa
   e.searcher = searcher_parse(root, loc, e.notices);
   e.checkpoint_storage = storage_parse(root, loc, e.notices);
   e.experiment_seed = others_check(root, loc);
+  e.records_per_epoch = records_per_epoch_read(root, e.searcher, loc);
 
   if (!root.contains("hyperparameters")) {
     throw Error(str(label, ": 'hyperparameters' is required (at least hyperparameters.model)"));

@@ -71,12 +71,18 @@ struct TrialConfig {
   std::optional<DeepSpeedConfig> deepspeed;
 };
 
+// A training length in one of Determined's units: {batches: N}, {records: N} or {epochs: N}.
+struct Length {
+  std::string unit = "batches";  // batches (optimizer steps), records (samples) or epochs
+  int64_t value = 0;             // 0: not given
+};
+
 struct Searcher {
   std::string name = "single";  // single, grid, random, adaptive_asha
   std::string metric = "eval_loss";
-  bool smaller_is_better = true;   // Determined's default
-  int64_t max_length_batches = 0;  // searcher.max_length in batches (optimizer steps); 0: unset
-  int64_t max_trials = 1;          // random, adaptive_asha
+  bool smaller_is_better = true;  // Determined's default
+  Length max_length;              // the trials' training length (adaptive_asha: the last rung's)
+  int64_t max_trials = 1;         // random, adaptive_asha
   int64_t max_concurrent_trials = 16;
   // adaptive_asha (Determined's defaults): the brackets' shape (experiment/asha.h)
   std::string mode = "standard";  // aggressive, standard, conservative
@@ -108,9 +114,10 @@ struct ExperimentConfig {
   // as written: plain values or {type: const|int|double|log|categorical}
   nlohmann::json hyperparameters;
   Searcher searcher;
-  int64_t slots_per_trial = 1;  // resources.slots_per_trial
-  int64_t max_restarts = 5;     // Determined's default
-  int64_t experiment_seed = 0;  // reproducibility.experiment_seed: the random draws of a search
+  int64_t slots_per_trial = 1;    // resources.slots_per_trial
+  int64_t max_restarts = 5;       // Determined's default
+  int64_t experiment_seed = 0;    // reproducibility.experiment_seed: the random draws of a search
+  int64_t records_per_epoch = 0;  // the training set's size, for lengths in epochs (0: not given)
   CheckpointStorage checkpoint_storage;
   // one line per key accepted and ignored (cluster-only settings, TrainingArguments without
   // effect here) and per setting Determined would log about (max_length vs max_steps)
@@ -136,8 +143,16 @@ ExperimentConfig experiment_parse(const std::string& yaml, const std::string& pa
 // concrete.
 std::vector<nlohmann::json> search_points(const ExperimentConfig& experiment, uint64_t seed);
 
+// `length` in batches (optimizer steps) for a trial training with `args` on `world` processes:
+// records take ceil(records / global batch) batches, where the global batch is
+// per_device_train_batch_size * gradient_accumulation_steps * world, and an epoch is
+// records_per_epoch records (as Determined counts for DeepSpeed trials). 0 for a length not given.
+int64_t length_batches(const ExperimentConfig& experiment, const TrainingArgs& args, int64_t world,
+                       const Length& length);
+
 // Checks one concrete hyperparameter set and builds the trial's settings; a DeepSpeed file is
-// read relative to the experiment file's directory and resolved (deepspeed_load).
+// read relative to the experiment file's directory and resolved (deepspeed_load). Without
+// training_args.max_steps, a trial trains searcher.max_length (in batches for its batch size).
 TrialConfig trial_config(const ExperimentConfig& experiment, const nlohmann::json& hyperparameters,
                          int64_t world_size);
 

@@ -177,6 +177,19 @@ std::vector<json> search_points(const ExperimentConfig& experiment, uint64_t see
   return points;
 }
 
+int64_t length_batches(const ExperimentConfig& experiment, const TrainingArgs& args, int64_t world,
+                       const Length& length) {
+  if (length.value <= 0) return 0;
+  if (length.unit == "batches") return length.value;
+  LLMTUNE_CHECK(length.unit == "records" || experiment.records_per_epoch > 0,
+                "a length in epochs needs records_per_epoch (checked when the config is read)");
+  const int64_t records =
+      length.unit == "epochs" ? length.value * experiment.records_per_epoch : length.value;
+  const int64_t global =
+      args.per_device_train_batch_size * args.gradient_accumulation_steps * world;
+  return std::max<int64_t>(1, (records + global - 1) / global);
+}
+
 TrialConfig trial_config(const ExperimentConfig& experiment, const json& hyperparameters,
                          int64_t world_size) {
   const Locator loc(experiment.path.empty() ? "<config>" : experiment.path, experiment.keys);
@@ -202,10 +215,10 @@ TrialConfig trial_config(const ExperimentConfig& experiment, const json& hyperpa
   if (t.tokenizer.empty()) t.tokenizer = t.model;
 
   TrainingArgs& args = t.training_args;
-  if (args.max_steps <= 0 && experiment.searcher.max_length_batches > 0) {
-    args.max_steps = experiment.searcher.max_length_batches;
-  }
   training_args_check(args, "hyperparameters.training_args", loc);
+  if (args.max_steps <= 0 && experiment.searcher.max_length.value > 0) {
+    args.max_steps = length_batches(experiment, args, world_size, experiment.searcher.max_length);
+  }
   if (!args.deepspeed.empty()) {
     namespace fs = std::filesystem;
     fs::path ds(args.deepspeed);

@@ -42,8 +42,9 @@ TEST(Configs, EveryExperimentLoadsAndBuildsItsTrials) {
     for (const json& point : search_points(e, 0)) {
       const TrialConfig t = trial_config(e, point, e.slots_per_trial);
       EXPECT_GT(t.training_args.max_steps, 0);
-      if (e.searcher.max_length_batches > 0) {
-        EXPECT_EQ(t.training_args.max_steps, e.searcher.max_length_batches);
+      if (e.searcher.max_length.value > 0) {
+        EXPECT_EQ(t.training_args.max_steps,
+                  config::length_batches(e, t.training_args, 1, e.searcher.max_length));
       }
     }
   }
@@ -113,7 +114,7 @@ TEST(Configs, ModelConfigsMatchTheReferenceOnes) {
     EXPECT_EQ(e.hyperparameters["lora"], r.hyperparameters["lora"]);
     EXPECT_EQ(e.hyperparameters["dataset_subset"], r.hyperparameters["dataset_subset"]);
     EXPECT_EQ(e.slots_per_trial, r.slots_per_trial);
-    EXPECT_EQ(e.searcher.max_length_batches, r.searcher.max_length_batches);
+    EXPECT_EQ(e.searcher.max_length.value, r.searcher.max_length.value);
     EXPECT_EQ(e.searcher.metric, r.searcher.metric);
     EXPECT_EQ(e.searcher.smaller_is_better, r.searcher.smaller_is_better);
   }

@@ -45,7 +45,7 @@ TEST(Experiment, ReferenceLoraYamlLoadsUnchanged) {
   EXPECT_EQ(e.slots_per_trial, 2);
   EXPECT_EQ(e.max_restarts, 0);
   EXPECT_EQ(e.searcher.name, "single");
-  EXPECT_EQ(e.searcher.max_length_batches, 5000);
+  EXPECT_EQ(e.searcher.max_length.value, 5000);
   EXPECT_EQ(e.searcher.metric, "eval_accuracy");
   EXPECT_FALSE(e.searcher.smaller_is_better);
   EXPECT_TRUE(has_notice(e, "environment: only meaningful on a Determined cluster; ignored"));
@@ -569,13 +569,50 @@ TEST(ExperimentErrors, SearcherProblems) {
   EXPECT_TRUE(
       error_with(parse("  name: random\n"), {"'max_trials' is required for the random searcher"}));
   EXPECT_TRUE(error_with(parse("  name: single\n  max_length:\n    epochs: 1\n"),
-                         {"e.yaml:9: searcher.max_length.epochs: llmtune counts batches"}));
-  EXPECT_TRUE(error_with(parse("  name: single\n  max_length:\n    records: 100\n"),
-                         {"searcher.max_length.records: llmtune counts batches"}));
+                         {"e.yaml:9: searcher.max_length.epochs: a length in epochs needs "
+                          "records_per_epoch"}));
+  EXPECT_TRUE(error_with(parse("  name: single\n  max_length: {records: 10, batches: 2}\n"),
+                         {"searcher.max_length: expected one unit"}));
+  EXPECT_TRUE(error_with(parse("  name: single\n  max_length: {records: 0}\n"),
+                         {"searcher.max_length: must be >= 1 records"}));
+  EXPECT_TRUE(error_with([] { experiment_parse(kMinimal + "records_per_epoch: 0\n", "e.yaml"); },
+                         {"records_per_epoch: must be >= 1"}));
   EXPECT_TRUE(error_with(parse("  name: single\n  max_length:\n    batchs: 100\n"),
                          {"did you mean 'batches'?"}));
   EXPECT_TRUE(error_with(parse("  name: single\n  smaller_is_better: maybe\n"),
                          {"searcher.smaller_is_better: expected true or false"}));
+}
+
+// Determined's units: records are ceil(records / global batch) batches, an epoch is
+// records_per_epoch records; a trial without max_steps trains searcher.max_length.
+TEST(Experiment, LengthsInRecordsAndEpochs) {
+  const std::string hp = R"(name: t
+hyperparameters:
+  model: models/m
+  training_args:
+    per_device_train_batch_size: 4
+    gradient_accumulation_steps: 2
+)";
+  const ExperimentConfig records =
+      experiment_parse(hp + "searcher:\n  name: single\n  max_length: {records: 100}\n", "e.yaml");
+  EXPECT_EQ(records.searcher.max_length.unit, "records");
+  EXPECT_EQ(trial_config(records, search_points(records, 0)[0], 1).training_args.max_steps,
+            13);  // ceil(100 / 8)
+  EXPECT_EQ(trial_config(records, search_points(records, 0)[0], 2).training_args.max_steps,
+            7);  // ceil(100 / 16) on 2 processes
+  const ExperimentConfig epochs = experiment_parse(
+      hp + "records_per_epoch: 30\nsearcher:\n  name: single\n  max_length: {epochs: 2}\n",
+      "e.yaml");
+  EXPECT_EQ(epochs.records_per_epoch, 30);
+  const TrialConfig t = trial_config(epochs, search_points(epochs, 0)[0], 1);
+  EXPECT_EQ(t.training_args.max_steps, 8);                                  // ceil(60 / 8)
+  EXPECT_EQ(length_batches(epochs, t.training_args, 1, {"epochs", 1}), 4);  // ceil(30 / 8)
+  EXPECT_EQ(length_batches(epochs, t.training_args, 1, {"records", 3}), 1);
+  EXPECT_EQ(length_batches(epochs, t.training_args, 1, {"batches", 5}), 5);
+  // max_steps, when written, is the trial's length whatever the searcher's.
+  const ExperimentConfig both = experiment_parse(
+      kMinimal + "searcher:\n  name: single\n  max_length: {records: 1000}\n", "e.yaml");
+  EXPECT_EQ(trial_config(both, search_points(both, 0)[0], 1).training_args.max_steps, 10);
 }
 
 TEST(Experiment, AdaptiveAshaSettings) {
@@ -583,7 +620,7 @@ TEST(Experiment, AdaptiveAshaSettings) {
       kMinimal + "searcher:\n  name: adaptive_asha\n  max_trials: 16\n  max_length: 100\n",
       "e.yaml");
   EXPECT_EQ(d.searcher.name, "adaptive_asha");
-  EXPECT_EQ(d.searcher.max_length_batches, 100);
+  EXPECT_EQ(d.searcher.max_length.value, 100);
   EXPECT_EQ(d.searcher.mode, "standard");  // Determined's defaults
   EXPECT_EQ(d.searcher.divisor, 4);
   EXPECT_EQ(d.searcher.max_rungs, 5);
