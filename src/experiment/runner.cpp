@@ -17,7 +17,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/interrupt.h"
-#include "experiment/asha.h"
+#include "experiment/runner_internal.h"
 #include "experiment/trial.h"
 #include "experiment/trial_log.h"
 #include "parallel/communicator.h"
@@ -27,10 +27,10 @@ extern char** environ;
 
 namespace llmtune::experiment {
 
-namespace {
-
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+namespace {
 
 std::string slug(const std::string& name) {
   std::string s;
@@ -41,12 +41,26 @@ std::string slug(const std::string& name) {
   return s.empty() ? "experiment" : s;
 }
 
+}  // namespace
+
+namespace detail {
+
+std::string experiment_dir(const std::string& runs, const std::string& name, int64_t exp) {
+  return (fs::absolute(runs) / (slug(name) + "-" + std::to_string(exp))).string();
+}
+
 std::string trial_dir(const std::string& runs, const std::string& name, int64_t exp,
                       int64_t trial) {
-  return (fs::absolute(runs) / (slug(name) + "-" + std::to_string(exp)) /
-          ("trial-" + std::to_string(trial)))
-      .string();
+  return (fs::path(experiment_dir(runs, name, exp)) / ("trial-" + std::to_string(trial))).string();
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::halted;
+using detail::run_with_restarts;
+using detail::trial_dir;
 
 // The stored form of a config: the file's absolute path (DeepSpeed files are relative to it)
 // and the whole config after overrides.
@@ -69,12 +83,17 @@ PreparedExperiment prepare_experiment(const std::string& config_path,
   const std::vector<json> points = config::search_points(p.config, p.config.experiment_seed);
   for (const json& point : points) {
     const config::TrialConfig t = config::trial_config(p.config, point, p.config.slots_per_trial);
-    const int64_t length = p.config.searcher.max_length_batches;
+    const config::Length& max_length = p.config.searcher.max_length;
+    const int64_t length =
+        config::length_batches(p.config, t.training_args, p.config.slots_per_trial, max_length);
     if (p.config.searcher.name == "adaptive_asha" && t.training_args.max_steps != length) {
       throw Error(str(config_path, ": hyperparameters.training_args.max_steps (",
-                      t.training_args.max_steps, ") must equal searcher.max_length (", length,
-                      " batches) for adaptive_asha, whose rungs are fractions of it; drop ",
-                      "max_steps or make them equal"));
+                      t.training_args.max_steps, ") must equal searcher.max_length (",
+                      max_length.unit == "batches"
+                          ? str(length, " batches")
+                          : str(max_length.value, " ", max_length.unit, " = ", length, " batches"),
+                      ") for adaptive_asha, whose rungs are fractions of it; drop max_steps or ",
+                      "make them equal"));
     }
   }
   auto store = track::Store::open(track::store_path(runs));
@@ -131,10 +150,13 @@ std::string experiment_request(const std::string& runs, int64_t id) {
   return track::Store::open(track::store_path(runs))->experiment(id).request;
 }
 
-// The runner starts nothing more: a signal came, or a pause or kill was asked for.
-bool halted(const std::string& runs, int64_t id) {
+}  // namespace
+
+bool detail::halted(const std::string& runs, int64_t id) {
   return interrupt_requested() || !experiment_request(runs, id).empty();
 }
+
+namespace {
 
 // Runs `llmtune train --trial ID` as a child, under `mpirun -np SLOTS` when the trial has
 // several slots (LLMTUNE_MPIRUN names another launcher, LLMTUNE_MPIRUN_ARGS adds arguments such
@@ -192,10 +214,10 @@ int run_child(const std::string& runs, int64_t trial_id, bool quiet, int64_t slo
   return WEXITSTATUS(status);
 }
 
-// Runs trial `trial` (to step `until` when > 0; on `threads` cores when > 0), restarting it from
-// its last checkpoint when it dies, up to max_restarts times; false when it failed for good.
-bool run_with_restarts(const std::string& runs, const PreparedExperiment& ex, int64_t trial,
-                       bool quiet, int64_t until, int threads = 0) {
+}  // namespace
+
+bool detail::run_with_restarts(const std::string& runs, const PreparedExperiment& ex, int64_t trial,
+                               bool quiet, int64_t until, int threads) {
   for (int64_t restarts = 0;;) {
     const std::string log = trial_dir(runs, ex.config.name, ex.id, trial) + "/trial.log";
     const int code = run_child(runs, trial, quiet, ex.config.slots_per_trial, until, threads, log);
@@ -212,80 +234,12 @@ bool run_with_restarts(const std::string& runs, const PreparedExperiment& ex, in
   }
 }
 
-AshaSettings asha_settings(const config::ExperimentConfig& c) {
-  AshaSettings s;
-  s.max_trials = c.searcher.max_trials;
-  s.max_length = c.searcher.max_length_batches;
-  s.mode = c.searcher.mode;
-  s.divisor = c.searcher.divisor;
-  s.max_rungs = c.searcher.max_rungs;
-  s.stop_once = c.searcher.stop_once;
-  s.smaller_is_better = c.searcher.smaller_is_better;
-  return s;
+int detail::threads_per_trial(size_t concurrent) {
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
+                         static_cast<int>(std::max<size_t>(1, concurrent)));
 }
 
-// The searcher metric trial `trial` reported on the validation split at `step`.
-double rung_metric(track::Store& store, int64_t trial, int64_t step, const std::string& metric) {
-  for (const track::MetricRow& r : store.metrics(trial, "validation")) {
-    if (r.step == step && r.metrics.contains(metric) && r.metrics[metric].is_number())
-      return r.metrics[metric].get<double>();
-  }
-  throw Error(str("trial ", trial, " reported no ", metric, " at step ", step,
-                  ": adaptive_asha compares trials by searcher.metric on the validation split; "
-                  "give the dataset a validation split"));
-}
-
-// A trial the searcher ends early: COMPLETED, as Determined marks it, "stopped" at its rung.
-void asha_stop(track::Store& store, int64_t trial) {
-  store.set_trial_searcher(trial, store.trial(trial).rung, "stopped");
-  store.set_trial_state(trial, "COMPLETED");
-}
-
-// adaptive_asha with the trials run one at a time: each trial runs to its bracket's first rung
-// and pauses there with a checkpoint; its metric goes to asha_promote, and a promoted trial
-// continues from its checkpoint to the next rung before any new trial starts. A trial not
-// promoted waits (PAUSED) for a promotion that more results may bring; when the search has no
-// more work it is stopped. Returns false when a trial failed for good.
-bool run_asha(const std::string& runs, const PreparedExperiment& ex, bool quiet) {
-  const AshaSettings s = asha_settings(ex.config);
-  const std::vector<AshaBracket> brackets = asha_brackets(s);
-  std::vector<std::vector<AshaRung>> rungs;
-  for (const AshaBracket& b : brackets) rungs.emplace_back(b.rung_lengths.size());
-  struct Work {
-    int64_t trial, bracket, rung;
-  };
-  std::deque<Work> queue;
-  for (size_t i = 0; i < ex.trial_ids.size(); ++i)
-    queue.push_back({ex.trial_ids[i], asha_bracket_of(brackets, static_cast<int64_t>(i)), 0});
-  bool ok = true;
-  while (!queue.empty() && !halted(runs, ex.id)) {
-    const Work w = queue.front();
-    queue.pop_front();
-    const std::vector<int64_t>& lengths = brackets[w.bracket].rung_lengths;
-    const bool last = w.rung + 1 == static_cast<int64_t>(lengths.size());
-    const bool ran = run_with_restarts(runs, ex, w.trial, quiet, last ? 0 : lengths[w.rung]);
-    ok = ok && ran;
-    if (!ran || halted(runs, ex.id)) continue;
-    auto store = track::Store::open(track::store_path(runs));
-    store->set_trial_searcher(w.trial, w.rung, last ? "completed" : "");
-    if (last) continue;
-    const double metric = rung_metric(*store, w.trial, lengths[w.rung], ex.config.searcher.metric);
-    const std::vector<int64_t> promoted =
-        asha_promote(rungs[w.bracket][w.rung], w.trial, metric, s);
-    for (auto p = promoted.rbegin(); p != promoted.rend(); ++p) {
-      store->set_trial_searcher(*p, w.rung, "promoted");
-      queue.push_front({*p, w.bracket, w.rung + 1});
-    }
-    if (s.stop_once && std::find(promoted.begin(), promoted.end(), w.trial) == promoted.end())
-      asha_stop(*store, w.trial);
-  }
-  if (halted(runs, ex.id)) return ok;
-  auto store = track::Store::open(track::store_path(runs));
-  for (const track::TrialRow& t : store->trials(ex.id)) {
-    if (t.state == "PAUSED") asha_stop(*store, t.id);
-  }
-  return ok;
-}
+namespace {
 
 // How many trials run at once: searcher.max_concurrent_trials when the config writes it (0: all),
 // else 1. (Determined's default of 16 would oversubscribe a CPU machine: each trial already
@@ -300,8 +254,7 @@ size_t concurrency(const PreparedExperiment& ex) {
 // Runs the trials `n` at a time as parallel child processes, the machine's cores split between
 // them (OMP_NUM_THREADS); false when one failed for good.
 bool run_parallel(const std::string& runs, const PreparedExperiment& ex, bool quiet, size_t n) {
-  const int threads =
-      std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / static_cast<int>(n));
+  const int threads = detail::threads_per_trial(n);
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   std::exception_ptr error;
@@ -324,20 +277,21 @@ bool run_parallel(const std::string& runs, const PreparedExperiment& ex, bool qu
   return !failed;
 }
 
-// Runs the experiment's trials (adaptive_asha's way, or one after another), then ends it:
-// PAUSED after a signal or `experiment pause`, CANCELED after `experiment kill`, else COMPLETED
-// or ERROR.
-int64_t run_trials(const std::string& runs, const PreparedExperiment& ex, bool quiet) {
+// Runs the experiment's trials (adaptive_asha's way, continuing its saved search when `resume`,
+// or one after another), then ends it: PAUSED after a signal or `experiment pause`, CANCELED
+// after `experiment kill`, else COMPLETED or ERROR.
+int64_t run_trials(const std::string& runs, const PreparedExperiment& ex, bool quiet,
+                   bool resume = false) {
   bool failed = false;
   interrupt_install();
   if (ex.config.searcher.name == "adaptive_asha") {
-    failed = !run_asha(runs, ex, quiet);
+    failed = !detail::run_asha(runs, ex, quiet, concurrency(ex), resume);
   } else if (concurrency(ex) > 1) {
     failed = !run_parallel(runs, ex, quiet, concurrency(ex));
   } else {
     for (int64_t trial : ex.trial_ids) {
       if (halted(runs, ex.id)) break;
-      failed = !run_with_restarts(runs, ex, trial, quiet, 0) || failed;
+      failed = !run_with_restarts(runs, ex, trial, quiet, 0, 0) || failed;
     }
   }
   const std::string request = experiment_request(runs, ex.id);
@@ -375,20 +329,21 @@ void activate_experiment(const std::string& runs, int64_t id, bool quiet) {
     }
     ex.id = id;
     ex.config = config_of(row);
-    if (ex.config.searcher.name == "adaptive_asha") {
-      throw Error(str("experiment ", id, " is an adaptive_asha search, which cannot be ",
-                      "continued yet; continue its trials with llmtune train --trial ID"));
-    }
+    // A search continues from its saved state over all its trials; other experiments run their
+    // unfinished trials.
+    const bool search = ex.config.searcher.name == "adaptive_asha";
     for (const track::TrialRow& t : store->trials(id)) {
-      if (t.state == "PAUSED" || t.state == "ACTIVE") ex.trial_ids.push_back(t.id);
+      if (search || t.state == "PAUSED" || t.state == "ACTIVE") ex.trial_ids.push_back(t.id);
     }
     store->set_experiment_request(id, "");
     store->set_experiment_state(id, "ACTIVE");
   }
-  std::printf("experiment %lld \"%s\": continuing %zu trial(s)\n", static_cast<long long>(id),
-              ex.config.name.c_str(), ex.trial_ids.size());
+  std::printf(
+      "experiment %lld \"%s\": continuing %s\n", static_cast<long long>(id), ex.config.name.c_str(),
+      ex.config.searcher.name == "adaptive_asha" ? "its adaptive_asha search"
+                                                 : str(ex.trial_ids.size(), " trial(s)").c_str());
   std::fflush(stdout);
-  run_trials(runs, ex, quiet);
+  run_trials(runs, ex, quiet, true);
 }
 
 void request_experiment(const std::string& runs, int64_t id, const std::string& request) {

@@ -241,6 +241,11 @@ TrainResult Trainer::train() {
   if (samples_.empty()) throw Error("no training samples: the training split is empty");
   TrainResult result;
   const double start = now();
+  if (options_.pause_at > 0 && step_ >= options_.pause_at && step_ < options_.max_steps) {
+    result.preempted = true;  // resumed at its pause step (a rung reached before): stays paused
+    result.steps = step_;
+    return result;
+  }
   double interval_loss = 0, interval_norm = 0, interval_start = now();
   int64_t interval_steps = 0, interval_tokens = 0;
   while (step_ < options_.max_steps) {

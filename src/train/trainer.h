@@ -50,7 +50,7 @@ struct TrainerOptions {
   bool save_final = true;
   // > 0 and < max_steps: after this step, validate, checkpoint and stop as a preemption does (a
   // searcher's rung); the schedule still runs to max_steps, so a run continued from there trains
-  // as one that never stopped.
+  // as one that never stopped. Resumed at or past it, train() returns at once, paused.
   int64_t pause_at = 0;
   uint64_t seed = 42;  // data order and dropout masks
   bool group_by_length = false;
