@@ -58,6 +58,11 @@ export function stateBadge(state) {
   return el('span', { class: `state state-${s.toLowerCase().replace(/[^a-z]/g, '')}` }, s);
 }
 
+// Marks an archived experiment (`llmtune experiment archive ID`).
+export function archivedBadge() {
+  return el('span', { class: 'state state-archived' }, 'archived');
+}
+
 // "eval_loss ↓" for a searcher metric.
 export function metricLabel(searcher) {
   return `${searcher.metric} ${searcher.smaller_is_better ? '↓' : '↑'}`;

@@ -2,8 +2,8 @@
 // learning curves of every metric with one line per trial, and hyperparameters against a metric.
 import { CurveGrid, MetricRows, colorFor, picker, scatterChart, xAxisPicker } from './charts.js';
 import {
-  el, fmtDuration, fmtNum, fmtTime, fmtValue, followRun, getJSON, metricLabel, section,
-  sortableTable, stateBadge, toYaml, varyingKeys,
+  archivedBadge, el, fmtDuration, fmtNum, fmtTime, fmtValue, followRun, getJSON, metricLabel,
+  section, sortableTable, stateBadge, toYaml, varyingKeys,
 } from './dom.js';
 
 export function experimentPage(main, id) {
@@ -86,7 +86,7 @@ export function experimentPage(main, id) {
 function headerView(exp) {
   return el('div', { class: 'page-head' },
     el('p', { class: 'crumbs' }, el('a', { href: '/' }, 'Experiments'), ` › experiment ${exp.id}`),
-    el('h1', {}, exp.name, ' ', stateBadge(exp.state)),
+    el('h1', {}, exp.name, ' ', stateBadge(exp.state), exp.archived ? [' ', archivedBadge()] : []),
     exp.description ? el('p', {}, exp.description) : null,
     el('dl', { class: 'facts' },
       fact('searcher', `${exp.searcher.name}, ${metricLabel(exp.searcher)}`),

@@ -56,8 +56,9 @@ struct Dashboard::Impl {
   ServeOptions options;
   std::unique_ptr<track::Store> store;
   std::mutex mutex;  // one request reads the store at a time
-  // The list entries of experiments by id, with what they were computed from: experiments and
-  // trials' states, steps and restarts (their metric rows change only with those).
+  // The list entries of experiments by id, with what they were computed from: experiments'
+  // states and archived flags, trials' states, steps, restarts and rungs (their metric rows
+  // change only with those).
   std::map<int64_t, std::pair<std::string, json>> summaries;
   httplib::Server http;
   int port = 0;
@@ -72,9 +73,11 @@ struct Dashboard::Impl {
 json Dashboard::Impl::experiments() {
   json out = json::array();
   for (const track::ExperimentRow& e : store->experiments()) {
-    std::string version = str(e.state, " ", e.end_time);
-    for (const track::TrialRow& t : store->trials(e.id))
-      version += str(" ", t.id, t.state, t.steps_completed, "/", t.restarts, t.searcher_state);
+    std::string version = str(e.state, " ", e.end_time, e.archived ? " archived" : "");
+    for (const track::TrialRow& t : store->trials(e.id)) {
+      version += str(" ", t.id, t.state, t.steps_completed, "/", t.restarts, t.searcher_state, "@",
+                     t.rung);
+    }
     auto& [seen, summary] = summaries[e.id];
     if (seen != version || e.state == "ACTIVE") {
       summary = experiment_summary(*store, e);

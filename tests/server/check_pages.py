@@ -200,6 +200,31 @@ def check_experiments(driver, url):
     check(sorted(rows()) == ["1", "2"], "filtered by state: both completed")
 
 
+def check_archived(driver, url, llmtune, runs):
+    """`experiment archive` hides an experiment from the list unless asked for, and marks it."""
+    def cli(verb):
+        subprocess.run([llmtune, "experiment", verb, "1", "--runs", runs], check=True,
+                       stdout=subprocess.DEVNULL)
+
+    cli("archive")
+    open_page(driver, f"{url}/")
+    rows = lambda: [r.get_attribute("data-key") for r in driver.find_elements(By.CSS_SELECTOR, "table.grid tbody tr")]
+    check(rows() == ["2"], "the archived experiment is hidden from the list")
+    count = driver.find_element(By.CSS_SELECTOR, ".toolbar p").text
+    check(count == "1 of 2 experiment(s), 1 archived hidden", f"the count says so: {count!r}")
+    driver.find_element(By.ID, "archived-filter").click()
+    check(rows() == ["2", "1"], "shown with 'show archived'")
+    badges = driver.find_elements(By.CSS_SELECTOR, "tr[data-key='1'] .state-archived")
+    check(len(badges) == 1 and badges[0].text == "archived", "and marked archived")
+    open_page(driver, f"{url}/experiments/1")
+    check(driver.find_elements(By.CSS_SELECTOR, "h1 .state-archived"), "its page says archived")
+    cli("unarchive")
+    open_page(driver, f"{url}/")
+    check(rows() == ["2", "1"] and not driver.find_elements(By.CSS_SELECTOR, ".state-archived"),
+          "unarchived, it is listed again")
+    no_console_errors(driver, "the archived list")
+
+
 def check_escaping(driver, url, out):
     open_page(driver, f"{url}/")
     names = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "table.grid a")]
@@ -333,6 +358,7 @@ def main():
         check_compare(driver, servers[0].url, args.out)
         servers.append(Server(args.llmtune, demo_runs))
         check_demo_compare(driver, servers[1].url, args.out)
+        check_archived(driver, servers[1].url, args.llmtune, demo_runs)
         check_live(driver, servers[1].url, args.llmtune, demo_runs, args.fixture, args.out)
     finally:
         driver.quit()
