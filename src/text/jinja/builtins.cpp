@@ -258,9 +258,10 @@ Value global_dict(Renderer&, CallArgs& a) {
   return Value(std::shared_ptr<const Dict>(dict_from_args("dict", a)));
 }
 
-Value global_namespace(Renderer&, CallArgs& a) {
+Value global_namespace(Renderer& r, CallArgs& a) {
   auto ns = std::make_shared<Namespace>();
   ns->attrs = std::move(*dict_from_args("Namespace", a));
+  r.adopt(ns);
   return Value(std::move(ns));
 }
 

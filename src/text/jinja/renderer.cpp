@@ -35,6 +35,12 @@ Renderer::Renderer(Value context) : context_(std::move(context)) {
   frames_.push_back(Frame{{}, -1});
 }
 
+Renderer::~Renderer() {
+  for (const std::weak_ptr<Namespace>& w : namespaces_) {
+    if (const std::shared_ptr<Namespace> ns = w.lock()) ns->attrs.items.clear();
+  }
+}
+
 void Renderer::render(const Body& body, std::string& out) {
   exec(body, out);
 }

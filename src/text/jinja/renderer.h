@@ -3,6 +3,7 @@
 // gets none, macros see their parameters and the template's top level).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +16,9 @@ class Renderer {
  public:
   // `context`: the template's variables, a dict.
   explicit Renderer(Value context);
+  ~Renderer();
+  Renderer(const Renderer&) = delete;
+  Renderer& operator=(const Renderer&) = delete;
 
   void render(const Body& body, std::string& out);
 
@@ -24,6 +28,10 @@ class Renderer {
   // Filters and tests by name, for map('upper'), select('odd') and the like.
   Value call_filter(const std::string& name, const Value& input, CallArgs& args);
   bool call_test(const std::string& name, const Value& input, CallArgs& args);
+  // namespace() made `ns` while rendering: its attributes are cleared when the renderer ends,
+  // since a template may make one hold itself ({% set ns.self = ns %}), a cycle that reference
+  // counting alone never frees.
+  void adopt(const std::shared_ptr<Namespace>& ns) { namespaces_.push_back(ns); }
 
  private:
   enum class Flow { Normal, Break, Continue };
@@ -36,6 +44,7 @@ class Renderer {
   Value context_;
   std::vector<Frame> frames_;
   int call_depth_ = 0;  // nested macro and caller() calls
+  std::vector<std::weak_ptr<Namespace>> namespaces_;
 
   Flow exec(const Body& body, std::string& out);
   Flow exec_node(const Node& n, std::string& out);
