@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -69,8 +71,28 @@ bool sharded(parallel::ZeroEngine& engine) {
   return engine.comm().world_size() > 1 && engine.options().stage >= 1;
 }
 
-void barrier(parallel::ZeroEngine& engine) {
-  if (engine.comm().world_size() > 1) engine.comm().barrier();
+// Runs `part`, this rank's share of writing a checkpoint, then agrees with every rank on whether
+// all shares succeeded, where a barrier was: a rank whose share failed throws its own error and
+// the others one that says so, so that no rank waits at the next collective for one that gave
+// up (a full disk on rank 0 would otherwise hang the rest of the job).
+void together(parallel::ZeroEngine& engine, const std::string& what,
+              const std::function<void()>& part) {
+  std::exception_ptr error;
+  try {
+    part();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  parallel::Communicator& comm = engine.comm();
+  if (comm.world_size() > 1) {
+    Tensor failed = Tensor::from_f32({error ? 1.0f : 0.0f}, {1});
+    comm.all_reduce(failed);
+    if (!error && failed.item() > 0) {
+      throw Error(str(static_cast<int>(failed.item()), " rank(s) failed while ", what,
+                      " (their error is in the job's output); the previous checkpoints are kept"));
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 // Where checkpoint_export writes: `out` without a trailing slash, refused when it exists, when
@@ -147,31 +169,16 @@ std::string checkpoint_dir(const std::string& output_dir, int64_t step) {
 
 namespace {
 
-// checkpoint_save's work: every file into `final_dir`.partial, then the rename.
-void checkpoint_write(const std::string& output_dir, const std::string& final_dir,
-                      model::LlamaModel& model, parallel::ZeroEngine& engine, AdamW& optimizer,
-                      const nlohmann::json& train_state, const nlohmann::json& trainer_state,
-                      const std::vector<std::string>& files) {
+// This rank's optimizer moments (its shard, or all of them on rank 0 unsharded) and, on rank 0,
+// train_state.json, trainer_state.json and `files`, into the checkpoint's temporary directory.
+void write_optimizer_and_state(const std::string& tmp, parallel::ZeroEngine& engine,
+                               AdamW& optimizer, const nlohmann::json& train_state,
+                               const nlohmann::json& trainer_state,
+                               const std::vector<std::string>& files) {
   parallel::Communicator& comm = engine.comm();
   const bool main = comm.rank() == 0;
   const bool shards = sharded(engine);
-  const std::string tmp = final_dir + kPartial;
   std::error_code ec;
-  if (main) {
-    fs::remove_all(tmp, ec);
-    fs::create_directories(shards ? fs::path(tmp) / kZeroDir : fs::path(tmp), ec);
-    if (ec) throw Error(str("cannot create checkpoint directory ", tmp, ": ", ec.message()));
-  }
-  barrier(engine);
-  engine.gather_all();
-  if (main) {
-    if (model.has_lora()) {
-      io::adapter_save(model, tmp);
-    } else {
-      io::model_save(model, tmp);
-    }
-  }
-  engine.release_all();
   io::NamedTensors moments;
   const auto& params = optimizer.params();
   const auto& pieces = engine.pieces();
@@ -209,8 +216,40 @@ void checkpoint_write(const std::string& output_dir, const std::string& final_di
       if (ec) throw Error(str("cannot copy ", f, " into checkpoint ", tmp, ": ", ec.message()));
     }
   }
-  barrier(engine);  // every rank's part is written
-  if (main) {
+}
+
+// checkpoint_save's work: every file into `final_dir`.partial, then the rename.
+void checkpoint_write(const std::string& output_dir, const std::string& final_dir,
+                      model::LlamaModel& model, parallel::ZeroEngine& engine, AdamW& optimizer,
+                      const nlohmann::json& train_state, const nlohmann::json& trainer_state,
+                      const std::vector<std::string>& files) {
+  parallel::Communicator& comm = engine.comm();
+  const bool main = comm.rank() == 0;
+  const bool shards = sharded(engine);
+  const std::string tmp = final_dir + kPartial;
+  std::error_code ec;
+  together(engine, "creating " + tmp, [&] {
+    if (!main) return;
+    fs::remove_all(tmp, ec);
+    fs::create_directories(shards ? fs::path(tmp) / kZeroDir : fs::path(tmp), ec);
+    if (ec) throw Error(str("cannot create checkpoint directory ", tmp, ": ", ec.message()));
+  });
+  engine.gather_all();
+  std::exception_ptr model_error;  // the gathered parameters are released whatever happens
+  try {
+    if (main && model.has_lora()) io::adapter_save(model, tmp);
+    if (main && !model.has_lora()) io::model_save(model, tmp);
+  } catch (...) {
+    model_error = std::current_exception();
+  }
+  engine.release_all();
+  together(engine, "writing " + tmp, [&] {
+    if (model_error) std::rethrow_exception(model_error);
+    write_optimizer_and_state(tmp, engine, optimizer, train_state, trainer_state, files);
+  });
+  // The last agreement: every rank goes on only once the checkpoint exists.
+  together(engine, "renaming " + tmp + " to " + final_dir, [&] {
+    if (!main) return;
     manifest_write(tmp);
     if (shards) sync_dir(path_join(tmp, kZeroDir));
     sync_dir(tmp);
@@ -218,8 +257,7 @@ void checkpoint_write(const std::string& output_dir, const std::string& final_di
     fs::rename(tmp, final_dir, ec);
     if (ec) throw Error(str("cannot rename ", tmp, " to ", final_dir, ": ", ec.message()));
     sync_dir(output_dir);
-  }
-  barrier(engine);  // nobody goes on before the checkpoint exists
+  });
 }
 
 }  // namespace

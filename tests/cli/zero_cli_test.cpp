@@ -136,5 +136,21 @@ TEST_F(CliZero, ExperimentCreateLaunchesMpirunAndRestartsWhenARankDies) {
   EXPECT_GT(b_norm, 0.0) << "the adapter's B matrices are still zero: nothing was saved";
 }
 
+// The disk fills up while rank 0 writes the model of checkpoint 3: every rank stops with an
+// error (none waits for rank 0 at the next collective), and checkpoint 3 does not exist.
+TEST_F(CliZero, ARankFailingToSaveStopsEveryRank) {
+  const std::string cfg = ds_config("z2", "ds_config_stage_2.json", false, 2, 1);
+  ::setenv("LLMTUNE_FAULT_ENOSPC", "checkpoint-3.partial/model", 1);
+  const test::CliResult r = test::run_llmtune_with(
+      std::string("timeout 300 ") + LLMTUNE_MPIEXEC + " --oversubscribe --allow-run-as-root -np 2",
+      std::string(LLMTUNE_CLI) + " train " + cfg + " --runs " + runs() + " --quiet");
+  ::unsetenv("LLMTUNE_FAULT_ENOSPC");
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.code, 124) << "a rank hung:\n" << r.output;
+  EXPECT_NE(r.output.find("No space left on device"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rank(s) failed while writing"), std::string::npos) << r.output;
+  EXPECT_TRUE(checkpoint_of(1, 3).empty());
+}
+
 }  // namespace
 }  // namespace llmtune
