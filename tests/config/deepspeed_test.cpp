@@ -314,8 +314,9 @@ TEST(DeepSpeedErrors, OutOfRangeValuesAndRepeatedKeys) {
        "optimizer.params.betas"},
       {R"({"gradient_clipping": -1})", "gradient_clipping"},
   };
-  for (const auto& [text, key] : cases) {
-    EXPECT_TRUE(error_with([&] { parse(text); }, {key, "must be"})) << text;
+  for (const auto& c : cases) {
+    const char* text = c.first;  // named, not bound: clang 14 lambdas cannot capture those
+    EXPECT_TRUE(error_with([&] { parse(text); }, {c.second, "must be"})) << text;
   }
   ScratchDir dir;
   const std::string path = write_file(dir.root() / "dup.json", R"({"zero_optimization": {

@@ -292,7 +292,9 @@ TEST_F(PeftLoadError, KeysThatAskForUnimplementedFeatures) {
                                                            {"layers_to_transform", {0}},
                                                            {"modules_to_save", {"lm_head"}},
                                                            {"rank_pattern", {{"q_proj", 2}}}};
-  for (const auto& [key, value] : cases) {
+  for (const auto& c : cases) {
+    const std::string& key = c.first;  // named, not bound: clang 14 lambdas cannot capture those
+    const json& value = c.second;
     SCOPED_TRACE(key);
     adapter_save(*adapted_model(), dir_.path());
     edit_config([&](json& j) { j[key] = value; });
