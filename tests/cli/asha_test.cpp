@@ -1,7 +1,11 @@
 // The adaptive_asha searcher end to end: two learning rates, one far too small, through rungs
 // of 4 and 8 steps. The good one is promoted and reaches max_length, training exactly as a run
 // that never paused at the rung; the bad one is stopped at the first rung.
+#include <stdlib.h>
+
+#include <algorithm>
 #include <map>
+#include <thread>
 
 #include "experiment_fixture.h"
 
@@ -113,8 +117,19 @@ TEST_F(CliExperiment, AdaptiveAshaPausedBySignalContinuesWithActivate) {
 // max_length in records (80 records of batch 2: 40 batches, a rung at 20) with both trials
 // training at once: the same decisions as one at a time, and their first rungs overlap.
 TEST_F(CliExperiment, AdaptiveAshaInRecordsRunsTrialsConcurrently) {
+  // The straight run on the threads each of two concurrent trials gets (half the cores): sums
+  // split over another number of threads round differently.
+  const int half = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
+  const char* threads = std::getenv("OMP_NUM_THREADS");
+  const std::string before = threads ? threads : "";
+  ::setenv("OMP_NUM_THREADS", std::to_string(half).c_str(), 1);
   test::CliResult r = test::run_llmtune("train " + config("straight", "single", 40) + " --runs " +
                                         runs() + " --quiet");
+  if (before.empty()) {
+    ::unsetenv("OMP_NUM_THREADS");
+  } else {
+    ::setenv("OMP_NUM_THREADS", before.c_str(), 1);
+  }
   ASSERT_EQ(r.code, 0) << r.output;
   const std::vector<double> straight = losses(1);
   r = test::run_llmtune("experiment create " + config("asha", "adaptive_asha", 40) + kTwoRates +

@@ -37,8 +37,17 @@ class CliZero : public CliExperiment {
     ::setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
     ::setenv("OMP_NUM_THREADS", "1", 1);
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    // The sanitizer build: no leak report from the ranks, whose Open MPI allocations from
+    // components unloaded by exit cannot be told from llmtune's (tests/CMakeLists.txt).
+    ::setenv("ASAN_OPTIONS", "allocator_may_return_null=1:detect_leaks=0", 1);
+#endif
+#endif
   }
-  void TearDown() override { ::setenv("OMP_NUM_THREADS", "2", 1); }
+  void TearDown() override {
+    ::setenv("OMP_NUM_THREADS", "2", 1);
+  }
 
   // A DeepSpeed experiment: training_args.deepspeed is the reference file, unchanged.
   std::string ds_config(const std::string& name, const std::string& ds, bool lora, int64_t slots,
