@@ -131,7 +131,8 @@ std::string json_dumps_sorted(const nlohmann::json& value) {
 }
 
 bool file_exists(const std::string& path) {
-  return std::filesystem::exists(path);
+  std::error_code ec;  // a name too long for the file system, say, names no file
+  return std::filesystem::exists(path, ec) && !ec;
 }
 
 std::string path_join(const std::string& dir, const std::string& name) {

@@ -41,6 +41,7 @@ nlohmann::json read_json(const std::string& path);
 // its indented layout matches Python's; non-ASCII is escaped as Python does by default.
 std::string json_dumps_sorted(const nlohmann::json& value);
 
+// Whether `path` names an existing file or directory; false when it cannot (too long a name).
 bool file_exists(const std::string& path);
 std::string path_join(const std::string& dir, const std::string& name);
 
