@@ -343,7 +343,15 @@ void activate_experiment(const std::string& runs, int64_t id, bool quiet) {
       ex.config.searcher.name == "adaptive_asha" ? "its adaptive_asha search"
                                                  : str(ex.trial_ids.size(), " trial(s)").c_str());
   std::fflush(stdout);
-  run_trials(runs, ex, quiet, true);
+  try {
+    run_trials(runs, ex, quiet, true);
+  } catch (...) {
+    // Stopped before it could end the experiment (a damaged searcher.json, say): PAUSED again,
+    // to be activated once fixed, not ACTIVE with nothing running it.
+    auto store = track::Store::open(track::store_path(runs));
+    if (store->experiment(id).state == "ACTIVE") store->set_experiment_state(id, "PAUSED");
+    throw;
+  }
 }
 
 void request_experiment(const std::string& runs, int64_t id, const std::string& request) {

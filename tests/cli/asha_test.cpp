@@ -67,6 +67,11 @@ const std::string kTwoRates =
     " --set 'hyperparameters.training_args.learning_rate={type: categorical, vals: [1.0e-9, "
     "1.0e-3]}'";
 
+// The directory of experiment `id`'s first trial.
+std::string first_trial_dir(const std::string& runs, int64_t id) {
+  return track::Store::open(runs + "/llmtune.db")->trials(id).at(0).directory;
+}
+
 // The trials of experiment `id` by learning rate.
 std::map<double, track::TrialRow> trials_by_rate(track::Store& store, int64_t id) {
   std::map<double, track::TrialRow> out;
@@ -101,6 +106,16 @@ TEST_F(CliExperiment, AdaptiveAshaPausedBySignalContinuesWithActivate) {
     EXPECT_EQ(state["pending"][0]["trial"], by_rate.at(1e-3).id);
     EXPECT_EQ(state["pending"][0]["rung"], 1);
   }
+  // A damaged search state is a clear error that leaves the experiment PAUSED.
+  const std::string state_file = first_trial_dir(runs(), 2) + "/../searcher.json";
+  const std::string saved = read_file(state_file);
+  write_file_atomic(state_file, "{\"version\": 1, \"rungs\": [");
+  r = test::run_llmtune("experiment activate 2 --runs " + runs() + " --quiet");
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("searcher.json"), std::string::npos) << r.output;
+  EXPECT_EQ(track::Store::open(runs() + "/llmtune.db")->experiment(2).state, "PAUSED");
+  write_file_atomic(state_file, saved);
+
   r = test::run_llmtune("experiment activate 2 --runs " + runs() + " --quiet");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("continuing its adaptive_asha search"), std::string::npos) << r.output;
