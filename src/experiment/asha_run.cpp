@@ -220,12 +220,10 @@ void AshaSearch::worker(int threads) {
     lock.lock();
     running_.erase(std::find_if(running_.begin(), running_.end(),
                                 [&](const Work& r) { return r.trial == w.trial; }));
-    bool reached = false;
+    bool reached = false;  // finish() reads the rung's metric (and says so when there is none)
     if (ran) {
-      auto store = track::Store::open(track::store_path(runs_));
-      reached = last(w) ? store->trial(w.trial).state == "COMPLETED"
-                        : rung_report(*store, w.trial, rung_batches(w), ex_.config.searcher.metric)
-                              .has_value();
+      const track::TrialRow t = track::Store::open(track::store_path(runs_))->trial(w.trial);
+      reached = last(w) ? t.state == "COMPLETED" : t.steps_completed >= rung_batches(w);
     }
     if (reached) {
       finish(w);
