@@ -22,11 +22,15 @@ void add_demo(CLI::App& app) {
       "Examples:\n"
       "  llmtune demo                    (what `make demo` runs)\n"
       "  llmtune demo --quick --out /tmp/demo\n"
+      "  llmtune demo --steps 1000       (longer trials: about 16 minutes on 2 cores)\n"
       "  llmtune demo --serve            (then the dashboard at http://127.0.0.1:8080/)");
   d->add_option("--out", a->demo.out, "Where everything goes")->capture_default_str();
   d->add_option("--config", a->demo.config,
                 "The finetuning experiment (default: the built-in configs/demo.yaml)");
   d->add_option("--vocab", a->demo.vocab, "Tokenizer vocabulary size (0: the setting's)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  d->add_option("--steps", a->demo.steps, "Finetuning steps of every trial (0: the setting's)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000000));
   d->add_flag("--quick", a->demo.quick, "A shorter run (fewer data and steps), as CI uses");

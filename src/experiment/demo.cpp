@@ -134,6 +134,14 @@ DemoScale demo_scale(const DemoOptions& a, bool gpu) {
     throw Error(str("--vocab ", a.vocab,
                     " is too small: give at least 100 pieces, or 0 for the setting's"));
   if (a.vocab > 0) s.vocab = a.vocab;
+  if (a.steps > 0) {
+    // After the setting's own overrides, so it wins; validation and checkpoints halfway and at
+    // the end, as the CPU setting has them.
+    const int64_t half = std::max<int64_t>(1, a.steps / 2);
+    for (const char* key : {"max_steps=", "eval_steps=", "save_steps="})
+      s.overrides.push_back(str("hyperparameters.training_args.", key,
+                                std::string(key) == "max_steps=" ? a.steps : half));
+  }
   return s;
 }
 
@@ -409,6 +417,26 @@ json print_table(const std::vector<Scored>& rows) {
   return summary;
 }
 
+// What the table shows about correct SQL, in a line under it: the finetuned model whose queries
+// execute right most often, or that none did and what to do about it.
+std::string finding(const std::vector<Scored>& rows) {
+  const Scored* best = nullptr;
+  for (const Scored& r : rows) {
+    if (r.steps > 0 && (!best || r.scores.execution_accuracy > best->scores.execution_accuracy))
+      best = &r;
+  }
+  if (!best) return "no finetuned model to compare";
+  if (best->scores.execution_accuracy == 0) {
+    return str("no finetuned model wrote a query that executes right after ", best->steps,
+               " steps: correct SQL needs longer trials (llmtune demo --steps 1000; README, "
+               "\"The demo\")");
+  }
+  char pct[16];
+  std::snprintf(pct, sizeof pct, "%.1f%%", 100 * best->scores.execution_accuracy);
+  return str("best execution accuracy: ", pct, ", ", best->model, " finetuning on ", best->subset,
+             " after ", best->steps, " steps");
+}
+
 // The command that exports the best checkpoint (by the searcher metric) for serving: a Hugging
 // Face directory (a LoRA merged into its base) and an f16 GGUF file under out/export.
 std::string export_command(const DemoPaths& p, int64_t experiment) {
@@ -457,7 +485,9 @@ std::string demo_run(const DemoOptions& a) {
   const int64_t exp = run_experiment(p.config, sets, p.runs, false);
 
   say("5/5 evaluation on each difficulty's test split");
-  const json summary = print_table(score_all(p, exp));
+  const std::vector<Scored> rows = score_all(p, exp);
+  const json summary = print_table(rows);
+  std::printf("\n%s\n", finding(rows).c_str());
   write_file_atomic(path_join(p.out, "demo_summary.json"), summary.dump(2) + "\n");
   std::printf("\nexperiment store: %s (llmtune experiment describe %lld --runs %s)\n",
               track::store_path(p.runs).c_str(), static_cast<long long>(exp), p.runs.c_str());

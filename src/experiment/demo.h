@@ -16,6 +16,7 @@ struct DemoOptions {
   std::string config;             // "": the built-in configs/demo.yaml
   bool quick = false;             // fewer data and steps, as CI runs it
   int64_t vocab = 0;              // the tokenizer's vocabulary; 0: the setting's
+  int64_t steps = 0;              // finetuning steps of every trial; 0: the setting's
 };
 
 // Runs every stage, printing progress, the comparison table and the `llmtune serve` command

@@ -1,6 +1,7 @@
-// `llmtune demo --quick`, the main job in its CI setting: every step runs, and the finetuned
-// models beat the untrained one on BLEU for every difficulty. (Correct SQL takes about 1000
-// full-finetuning steps on easy, bench/RESULTS.md: more than CI's few minutes can give.)
+// `llmtune demo --quick`, the main job in its CI setting: every step runs, the finetuned models
+// beat the untrained one on BLEU for every difficulty, and the line under the table says what it
+// found about correct SQL. (Correct SQL takes about 1000 full-finetuning steps on easy,
+// bench/RESULTS.md: more than CI's few minutes can give.)
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -17,8 +18,13 @@ TEST(Demo, QuickRunBeatsTheUntrainedModelOnEveryDifficulty) {
   test::ScratchDir dir;
   const test::CliResult r =
       test::run_llmtune(std::string("demo --quick --out ") + dir.file("demo") + " --config " +
-                        LLMTUNE_SOURCE_DIR + "/configs/demo.yaml");
+                        LLMTUNE_SOURCE_DIR + "/configs/demo.yaml --steps 64");
   ASSERT_EQ(r.code, 0) << r.output;
+  const bool none_right =
+      r.output.find("no finetuned model wrote a query that executes right after 64 steps") !=
+      std::string::npos;
+  EXPECT_TRUE(none_right || r.output.find("best execution accuracy: ") != std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("experiment store:"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("dashboard: llmtune serve --runs " + dir.file("demo/runs")),
             std::string::npos)
@@ -34,6 +40,12 @@ TEST(Demo, QuickRunBeatsTheUntrainedModelOnEveryDifficulty) {
       if (row["model"] == "untrained") untrained = row["sacrebleu"].get<double>();
     }
     ASSERT_GE(untrained, 0) << subset << "\n" << summary.dump(2);
+    for (const nlohmann::json& row : summary) {
+      // --steps sets every trial's steps over the quick setting's 60.
+      if (row["subset"] == subset && row["steps"] != 0) {
+        EXPECT_EQ(row["steps"], 64) << row;
+      }
+    }
     for (const char* m : {"full", "LoRA"}) {
       ASSERT_TRUE(sacre.count(m)) << subset << " " << m;
       EXPECT_GT(sacre[m], untrained) << subset << " " << m << "\n" << r.output;
