@@ -22,7 +22,7 @@ void add_demo(CLI::App& app) {
       "Examples:\n"
       "  llmtune demo                    (what `make demo` runs)\n"
       "  llmtune demo --quick --out /tmp/demo\n"
-      "  llmtune demo --steps 1000       (longer trials: about 16 minutes on 2 cores)\n"
+      "  llmtune demo --steps 1000       (longer trials: about 18 minutes on 2 cores)\n"
       "  llmtune demo --serve            (then the dashboard at http://127.0.0.1:8080/)");
   d->add_option("--out", a->demo.out, "Where everything goes")->capture_default_str();
   d->add_option("--config", a->demo.config,
