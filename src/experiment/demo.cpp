@@ -431,8 +431,8 @@ std::string finding(const std::vector<Scored>& rows) {
   if (!best) return "no finetuned model to compare";
   if (best->scores.execution_accuracy == 0) {
     return str("no finetuned model wrote a query that executes right after ", best->steps,
-               " steps: correct SQL needs longer trials (llmtune demo --steps 1000; README, "
-               "\"The demo\")");
+               " steps: correct SQL needs longer trials (llmtune demo --steps N; README, \"The "
+               "demo\", measures N = 1000)");
   }
   char pct[16];
   std::snprintf(pct, sizeof pct, "%.1f%%", 100 * best->scores.execution_accuracy);
