@@ -140,10 +140,11 @@ DemoScale demo_scale(const DemoOptions& a, bool gpu) {
   if (a.steps > 0) {
     // After the setting's own overrides, so it wins; validation and checkpoints halfway and at
     // the end, as the CPU setting has them.
+    const std::string args = "hyperparameters.training_args.";
     const int64_t half = std::max<int64_t>(1, a.steps / 2);
-    for (const char* key : {"max_steps=", "eval_steps=", "save_steps="})
-      s.overrides.push_back(str("hyperparameters.training_args.", key,
-                                std::string(key) == "max_steps=" ? a.steps : half));
+    s.overrides.push_back(str(args, "max_steps=", a.steps));
+    s.overrides.push_back(str(args, "eval_steps=", half));
+    s.overrides.push_back(str(args, "save_steps=", half));
   }
   return s;
 }
